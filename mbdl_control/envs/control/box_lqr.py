@@ -1,0 +1,124 @@
+"""``mbdl/BoxLQR-v0``: the published box-constrained stochastic LQR example."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.control.random_systems import published_random_system
+from mbdl_control.models import LinearGaussianModel
+from mbdl_control.models.bounds import finite_horizon_bound, stationary_bound
+
+
+class BoxLQREnv(LinearControlEnv):
+    """
+    ## Description
+
+    Regulate a random linear system with small, bounded inputs: the box-constrained LQR example
+    of Agrawal, Barratt, Boyd & Stellato, "Learning Convex Optimization Control Policies"
+    (L4DC 2020, §6.2). The default true system is generated exactly as the published code does
+    it (numpy's legacy generator seeded with 1, ``n = 8``, ``m = 2``), so the published figures
+    apply: unconstrained LQR ``Tr(PW) = 6.0376``; stationary SDP bound 10.697 when solved to
+    tight accuracy (the published 10.79 is a low-accuracy solve of the same SDP); untuned convex
+    policy ``θ = P^½`` 16.94 on the published 6 episodes, about 18.0 in expectation.
+
+    ## Action Space
+
+    ``Box(-u_max, u_max, (m,), float64)`` with ``u_max = 0.1``. Inputs outside it are clipped
+    to it (the actuator saturates) and ``info["saturated"]`` is 1.0.
+
+    ## Observation Space
+
+    ``Box(-inf, inf, (n,), float64)``: the full state ``x``.
+
+    ## Transition Dynamics
+
+    ``x_{t+1} = A x_t + B clip(u_t) + w_t``, ``A`` standard normal scaled to spectral radius 1,
+    then ``B`` standard normal, from ``RandomState(system_seed)``.
+
+    ## Noise Model
+
+    ``w_t ~ N(0, noise_std² I)``, ``x_0 ~ N(0, x0_std² I)``, drawn from ``self.np_random``.
+
+    ## Known vs Unknown
+
+    The nominal model holds ``Â = A + ε‖A‖_F E_A/‖E_A‖_F`` and ``B̂`` likewise (``E`` standard
+    normal from ``mismatch_seed``): relative Frobenius error of ``A`` and of ``B`` exactly
+    ``mismatch = ε``. Noise, cost and input bounds are known exactly.
+
+    ## Reward
+
+    ``−(xᵀQx + uᵀRu)`` with ``Q = I``, ``R = I`` and the clipped input; ``info["cost"]`` is that
+    cost and ``info["state"]`` the new true state.
+
+    ## Starting State
+
+    ``x_0 ~ N(0, x0_std² I)``.
+
+    ## Episode End
+
+    Truncation after ``max_episode_steps = 100`` steps (the registry); no termination.
+
+    ## Oracle and Bound
+
+    ``oracle()``: the best known policy on the true model, the convex policy with ``θ = P^½``
+    where ``P`` certifies the stationary SDP bound (published 12.97 on 6 episodes).
+    ``performance_bound()``: the *finite-horizon* S-procedure bound of Wang & Boyd (2009) for
+    the episode, with time-varying ``P_t`` and ``P_T = 0`` from ``x_0 ~ N(0, Σ_0)``: 10.30 per
+    step for the default system. It bounds the expected cost per step of an episode; the
+    stationary bound (10.697, :func:`mbdl_control.models.bounds.stationary_bound`) bounds the
+    steady-state average, which a 100-step episode from a small ``x_0`` does not reach.
+
+    ## Arguments
+
+    ``mismatch`` (≥ 0), ``system_seed`` (1), ``n`` (8), ``m`` (2), ``u_max`` (0.1),
+    ``noise_std`` (0.5), ``x0_std`` (0.5), ``mismatch_seed`` (0), ``render_mode``
+    (``None`` or ``"ansi"``). ``check_env`` recommends a normalized ``[-1, 1]`` action space:
+    the published problem's units are kept so its figures apply.
+
+    >>> import gymnasium as gym, mbdl_control
+    >>> env = gym.make("mbdl/BoxLQR-v0", mismatch=0.2)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, env.action_space.high.tolist()
+    ((8,), [0.1, 0.1])
+    >>> round(env.unwrapped.mismatch_report()["rel_error_A"], 6)
+    0.2
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        mismatch: float = 0.0,
+        system_seed: int = 1,
+        n: int = 8,
+        m: int = 2,
+        u_max: float = 0.1,
+        noise_std: float = 0.5,
+        x0_std: float = 0.5,
+        mismatch_seed: int = 0,
+        render_mode: str | None = None,
+    ) -> None:
+        A, B, _ = published_random_system(system_seed, n, m)
+        true_model = LinearGaussianModel(
+            A=A,
+            B=B,
+            W=noise_std**2 * np.eye(n),
+            Q=np.eye(n),
+            R=np.eye(m),
+            x0_cov=x0_std**2 * np.eye(n),
+            u_max=u_max,
+        )
+        super().__init__(true_model, mismatch, mismatch_seed, render_mode)
+
+    def oracle(self):
+        from mbdl_control.agents import COCP
+        from mbdl_control.agents.model_based.cocp import symmetric_sqrt
+
+        certificate = stationary_bound(self.true_model).P
+        return COCP(self.true_model, theta=symmetric_sqrt(certificate), knowledge="true")
+
+    def _compute_bound(self) -> float:
+        return finite_horizon_bound(self.true_model, self.horizon).value

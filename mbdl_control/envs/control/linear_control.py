@@ -1,0 +1,163 @@
+"""The shared machinery of the linear-Gaussian control envs (the docstrings live in the envs).
+
+A subclass supplies the true :class:`LinearGaussianModel`, the fields its ``mismatch`` perturbs,
+``oracle()`` and ``performance_bound()``. This base holds the step: validate the action, clip
+it to the physical bounds, pay ``xᵀQx + uᵀRu``, move by :func:`linear_step`, and observe the
+state (or ``Cx + v``). Every step draws the same noise variables whatever the action, so two
+agents run with the same episode seed see identical disturbances (common random numbers).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from mbdl_control.models import (
+    LinearGaussianModel,
+    check_mismatch,
+    linear_step,
+    perturb,
+    quadratic_cost,
+    relative_errors,
+    saturate,
+)
+from mbdl_control.models.riccati import lqr_steady_state
+
+
+def _covariance_factor(covariance: np.ndarray) -> np.ndarray:
+    """``F`` with ``F Fᵀ = Σ`` for a positive semi-definite Σ (symmetric square root, so a
+    singular Σ is allowed where a Cholesky factor would fail)."""
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+
+
+def spectral_radius(matrix: np.ndarray) -> float:
+    """``max |eig(M)|``."""
+    return float(np.max(np.abs(np.linalg.eigvals(matrix))))
+
+
+class LinearControlEnv(gym.Env):
+    """Base class: a :class:`LinearGaussianModel` simulated for ``horizon`` steps."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 10}
+    #: fields of the true model that ``mismatch`` perturbs in the nominal model
+    perturbed_fields: tuple[str, ...] = ("A", "B")
+    #: keys of ``info`` that :func:`mbdl_control.evaluation.evaluate` averages per step
+    task_metrics: tuple[str, ...] = ("saturated",)
+    default_horizon = 100
+
+    def __init__(
+        self,
+        true_model: LinearGaussianModel,
+        mismatch: float = 0.0,
+        mismatch_seed: int = 0,
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self.mismatch = check_mismatch(mismatch)
+        self.true_model = true_model
+        self.nominal_model = perturb(
+            true_model, self.mismatch, np.random.default_rng(mismatch_seed), self.perturbed_fields
+        )
+        model = true_model
+        obs_dim = model.p if model.C is not None else model.n
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float64)
+        bound = np.full(model.m, np.inf) if model.u_max is None else model.u_max
+        self.action_space = gym.spaces.Box(-bound, bound, (model.m,), np.float64)
+        self._process_factor = _covariance_factor(model.W)
+        self._initial_factor = _covariance_factor(model.x0_cov)
+        self._measurement_factor = None if model.V is None else _covariance_factor(model.V)
+        self._state: np.ndarray | None = None
+        self._last_cost = 0.0
+        self._bound_cache: dict[int, float | None] = {}
+
+    @property
+    def horizon(self) -> int:
+        """Episode length: the registry's ``max_episode_steps`` when made by ``gym.make``."""
+        if self.spec is not None and self.spec.max_episode_steps is not None:
+            return int(self.spec.max_episode_steps)
+        return self.default_horizon
+
+    def _observe(self) -> np.ndarray:
+        if self._measurement_factor is None:
+            return self._state.copy()
+        noise = self._measurement_factor @ self.np_random.standard_normal(self.true_model.p)
+        return self.true_model.C @ self._state + noise
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        z = self.np_random.standard_normal(self.true_model.n)
+        self._state = self.true_model.x0_mean + self._initial_factor @ z
+        self._last_cost = 0.0
+        return self._observe(), {"state": self._state.copy()}
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        u = np.asarray(action, dtype=np.float64)
+        if u.shape != self.action_space.shape:
+            raise ValueError(
+                f"action must have shape {self.action_space.shape}, got {u.shape} ({action!r})"
+            )
+        if not np.all(np.isfinite(u)):
+            raise ValueError(f"action must be finite, got {u}")
+        return u
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        requested = self._check_action(action)
+        u = saturate(self.true_model, requested)
+        x = self._state
+        cost = float(quadratic_cost(self.true_model, x, u))
+        w = self._process_factor @ self.np_random.standard_normal(self.true_model.n)
+        self._state = linear_step(self.true_model, x, u, w)
+        self._last_cost = cost
+        info = {
+            "cost": cost,
+            "state": self._state.copy(),
+            "applied_action": u.copy(),
+            "saturated": float(np.any(u != requested)),
+        }
+        return self._observe(), -cost, False, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self._state is None:
+            return None
+        state = np.array2string(self._state, precision=3, suppress_small=True)
+        return f"x = {state}, last cost = {self._last_cost:.3f}"
+
+    def mismatch_report(self) -> dict[str, float]:
+        """Distances between the true and nominal models: relative Frobenius errors per matrix,
+        spectral radii of both ``A``, and the spectral radius of the truth in closed loop with
+        the nominal model's LQR gain (``ρ(A − B K̂) < 1`` means the nominal LQR stabilizes it)."""
+        true, nominal = self.true_model, self.nominal_model
+        report = relative_errors(true, nominal)
+        report["spectral_radius_true_A"] = spectral_radius(true.A)
+        report["spectral_radius_nominal_A"] = spectral_radius(nominal.A)
+        gain, _ = lqr_steady_state(nominal)
+        closed_loop = spectral_radius(true.A - true.B @ gain)
+        report["closed_loop_spectral_radius_nominal_lqr"] = closed_loop
+        report["nominal_lqr_stabilizes_truth"] = float(closed_loop < 1.0)
+        return report
+
+    def performance_bound(self) -> float | None:
+        """A number the expected cost per step over an episode cannot beat (cached)."""
+        if self.horizon not in self._bound_cache:
+            self._bound_cache[self.horizon] = self._compute_bound()
+        return self._bound_cache[self.horizon]
+
+    @abstractmethod
+    def _compute_bound(self) -> float | None: ...
+
+    @abstractmethod
+    def oracle(self):
+        """The best known decision rule built on the true model (``knowledge == "true"``)."""

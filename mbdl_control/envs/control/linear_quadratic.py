@@ -1,0 +1,112 @@
+"""``mbdl/LinearQuadratic-v0``: the published stochastic LQR example."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.control.random_systems import published_random_system
+from mbdl_control.models import LinearGaussianModel
+from mbdl_control.models.riccati import lq_optimal_cost
+
+
+class LinearQuadraticEnv(LinearControlEnv):
+    """
+    ## Description
+
+    Regulate a random linear system driven by Gaussian noise to the origin, paying a quadratic
+    cost: the LQR example of Agrawal, Barratt, Boyd & Stellato, "Learning Convex Optimization
+    Control Policies" (L4DC 2020, §6.1). With the default arguments the true system is the
+    published one (``n = 4``, ``m = 2``, seed 0, ``W = 0.25 I``, ``x_0 ~ N(0, I)``, ``Q = R = I``).
+
+    ## Action Space
+
+    ``Box(-inf, inf, (m,), float64)``: the input ``u``; it is unconstrained.
+
+    ## Observation Space
+
+    ``Box(-inf, inf, (n,), float64)``: the full state ``x``.
+
+    ## Transition Dynamics
+
+    ``x_{t+1} = A x_t + B u_t + w_t`` with ``A`` a standard-normal draw scaled to spectral
+    radius 1 and ``B`` a standard-normal draw (numpy ``RandomState(system_seed)``, as in the
+    published code).
+
+    ## Noise Model
+
+    ``w_t ~ N(0, noise_std² I)``, ``x_0 ~ N(0, x0_std² I)``, drawn from ``self.np_random``.
+
+    ## Known vs Unknown
+
+    The nominal model holds ``Â = A + ε‖A‖_F E_A/‖E_A‖_F`` and ``B̂`` likewise (``E`` standard
+    normal from ``mismatch_seed``), so the relative Frobenius error of ``A`` and of ``B`` is
+    exactly ``mismatch = ε``. ``W``, ``Q``, ``R`` and the initial distribution are known exactly.
+
+    ## Reward
+
+    ``−(xᵀQx + uᵀRu)`` at the current state and input; ``info["cost"]`` is that cost,
+    ``info["state"]`` the new true state, ``info["saturated"]`` whether the input was clipped
+    (never, here).
+
+    ## Starting State
+
+    ``x_0 ~ N(0, x0_std² I)``.
+
+    ## Episode End
+
+    Truncation after ``max_episode_steps = 100`` steps (the registry); no termination.
+
+    ## Oracle and Bound
+
+    ``oracle()``: the time-varying LQR of the true model over the episode's horizon, the exact
+    optimal policy. ``performance_bound()``: its exact expected cost per step,
+    ``(tr(P_0Σ_0) + Σ_t tr(P_{t+1}W)) / T`` — the bound is attained.
+
+    ## Arguments
+
+    ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``noise_std`` (0.5),
+    ``x0_std`` (1.0), ``mismatch_seed`` (0), ``render_mode`` (``None`` or ``"ansi"``).
+    ``check_env`` warns that the action space is unbounded and not normalized: the LQ problem
+    has no input bounds, and scaling them would change the problem.
+
+    >>> import gymnasium as gym, mbdl_control
+    >>> env = gym.make("mbdl/LinearQuadratic-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, bool(np.allclose(obs, info["state"]))
+    ((4,), True)
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        mismatch: float = 0.0,
+        system_seed: int = 0,
+        n: int = 4,
+        m: int = 2,
+        noise_std: float = 0.5,
+        x0_std: float = 1.0,
+        mismatch_seed: int = 0,
+        render_mode: str | None = None,
+    ) -> None:
+        A, B, _ = published_random_system(system_seed, n, m)
+        true_model = LinearGaussianModel(
+            A=A,
+            B=B,
+            W=noise_std**2 * np.eye(n),
+            Q=np.eye(n),
+            R=np.eye(m),
+            x0_cov=x0_std**2 * np.eye(n),
+        )
+        super().__init__(true_model, mismatch, mismatch_seed, render_mode)
+
+    def oracle(self):
+        from mbdl_control.agents import LQR
+
+        return LQR(self.true_model, horizon=self.horizon, knowledge="true")
+
+    def _compute_bound(self) -> float:
+        return lq_optimal_cost(self.true_model, self.horizon)

@@ -1,0 +1,123 @@
+"""``mbdl/LQG-v0``: partially observed linear-Gaussian control."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.control.random_systems import published_random_system
+from mbdl_control.models import LinearGaussianModel
+from mbdl_control.models.riccati import lqg_optimal_cost
+
+
+class LQGEnv(LinearControlEnv):
+    """
+    ## Description
+
+    Regulate a random linear system seen only through noisy measurements ``y = Cx + v``: the
+    linear-quadratic-Gaussian running example of Shlezinger, Eldar & Boyd, "Model-Based Deep
+    Learning" (2022), where the controller needs a state estimate (a Kalman filter, or a
+    learned one). Defaults: ``n = 4`` states, ``m = 2`` inputs, ``p = 2`` measurements (fewer
+    than states, so the filter must use the dynamics), ``W = 0.25 I``, ``V = I``,
+    ``x_0 ~ N(0, I)``, ``Q = R = I``.
+
+    ## Action Space
+
+    ``Box(-inf, inf, (m,), float64)``: the input ``u``; it is unconstrained.
+
+    ## Observation Space
+
+    ``Box(-inf, inf, (p,), float64)``: the measurement ``y_t = C x_t + v_t``.
+
+    ## Transition Dynamics
+
+    ``x_{t+1} = A x_t + B u_t + w_t``; ``A`` standard normal scaled to spectral radius 1, then
+    ``B`` and ``C`` standard normal, from ``RandomState(system_seed)`` in that order.
+
+    ## Noise Model
+
+    ``w_t ~ N(0, noise_std² I)``, ``v_t ~ N(0, measurement_std² I)``,
+    ``x_0 ~ N(0, x0_std² I)``, all from ``self.np_random``.
+
+    ## Known vs Unknown
+
+    The nominal model holds ``Â``, ``B̂``, ``Ĉ``, each at relative Frobenius error exactly
+    ``mismatch`` (``M̂ = M + ε‖M‖_F E/‖E‖_F``, ``E`` standard normal from ``mismatch_seed``).
+    Noise covariances, cost and the initial distribution are known exactly.
+
+    ## Reward
+
+    ``−(xᵀQx + uᵀRu)`` at the true state; ``info["cost"]`` is that cost and ``info["state"]``
+    the true state ``x_{t+1}`` behind the returned measurement (``reset``'s info holds
+    ``x_0``): the label a learned estimator may be trained on.
+
+    ## Starting State
+
+    ``x_0 ~ N(0, x0_std² I)``; the first observation is ``y_0 = C x_0 + v_0``.
+
+    ## Episode End
+
+    Truncation after ``max_episode_steps = 100`` steps (the registry); no termination.
+
+    ## Oracle and Bound
+
+    ``oracle()``: LQG of the true model with the time-varying Kalman filter from the prior
+    ``N(0, Σ_0)`` and the time-varying LQR gains of the horizon, the exact optimal output
+    feedback (separation principle). ``performance_bound()``: its exact expected cost per step,
+    ``J*_LQ/T + Σ_t tr(K_tᵀ(R + BᵀP_{t+1}B)K_t Σ_{t|t})/T`` — the bound is attained.
+
+    ## Arguments
+
+    ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``p`` (2), ``noise_std``
+    (0.5), ``measurement_std`` (1.0), ``x0_std`` (1.0), ``mismatch_seed`` (0),
+    ``render_mode`` (``None`` or ``"ansi"``). ``check_env`` warns that the action space is
+    unbounded and not normalized: the LQG problem has no input bounds.
+
+    >>> import gymnasium as gym, mbdl_control
+    >>> env = gym.make("mbdl/LQG-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, info["state"].shape
+    ((2,), (4,))
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    perturbed_fields = ("A", "B", "C")
+
+    def __init__(
+        self,
+        mismatch: float = 0.0,
+        system_seed: int = 0,
+        n: int = 4,
+        m: int = 2,
+        p: int = 2,
+        noise_std: float = 0.5,
+        measurement_std: float = 1.0,
+        x0_std: float = 1.0,
+        mismatch_seed: int = 0,
+        render_mode: str | None = None,
+    ) -> None:
+        if int(p) != p or p < 1:
+            raise ValueError(f"p must be a positive integer (LQG needs measurements), got {p}")
+        A, B, C = published_random_system(system_seed, n, m, p)
+        true_model = LinearGaussianModel(
+            A=A,
+            B=B,
+            C=C,
+            W=noise_std**2 * np.eye(n),
+            V=measurement_std**2 * np.eye(p),
+            Q=np.eye(n),
+            R=np.eye(m),
+            x0_cov=x0_std**2 * np.eye(n),
+        )
+        super().__init__(true_model, mismatch, mismatch_seed, render_mode)
+
+    def oracle(self):
+        from mbdl_control.agents import LQG
+
+        return LQG(self.true_model, horizon=self.horizon, knowledge="true")
+
+    def _compute_bound(self) -> float:
+        return lqg_optimal_cost(self.true_model, self.horizon)

@@ -1,0 +1,95 @@
+"""Model-based agents against each other and against the closed-form LQR."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from mbdl_control.agents import COCP, LQG, LQR, MPC, BaseAgent, Budget, SaturatedLQR, SpectrumInfo
+
+from .conftest import random_model
+
+
+def test_mpc_with_inactive_constraints_equals_lqr():
+    model = random_model(4, n=4, m=2, u_max=1e3)
+    states = np.random.default_rng(0).standard_normal((10, 4))
+    lqr_actions, _ = LQR(model).predict(states)
+    for horizon in (1, 5):
+        mpc = MPC(model, horizon=horizon, state_bound=1e4)
+        np.testing.assert_allclose(mpc.predict(states)[0], lqr_actions, atol=1e-6)
+        assert mpc.diagnostics()["failed_solves"] == 0
+
+
+@pytest.mark.parametrize("solver", ["CLARABEL", "OSQP", "SCS"])
+def test_mpc_solvers_agree_on_active_constraints(solver):
+    env = gym.make("mbdl/BoxLQR-v0")
+    x = 3 * env.unwrapped.true_model.x0_cov.diagonal() ** 0.5
+    options = {"eps_abs": 1e-9, "eps_rel": 1e-9} if solver != "CLARABEL" else {}
+    reference = MPC(env.unwrapped.true_model, horizon=10).predict(x)[0]
+    action = MPC(env.unwrapped.true_model, 10, solver=solver, solver_options=options).predict(x)[0]
+    assert np.max(np.abs(reference)) == pytest.approx(0.1)  # the bound is active here
+    np.testing.assert_allclose(action, reference, atol=1e-4)
+
+
+def test_cocp_untuned_without_bounds_equals_lqr():
+    model = random_model(5, n=4, m=2)
+    states = np.random.default_rng(1).standard_normal((8, 4))
+    np.testing.assert_allclose(COCP(model).predict(states)[0], LQR(model).predict(states)[0], atol=1e-6)
+
+
+def test_failed_solve_falls_back_to_safe_action_and_is_counted():
+    model = random_model(6, n=3, m=2, u_max=0.01)
+    mpc = MPC(model, horizon=5, state_bound=1e-3)  # infeasible from any ordinary state
+    x = np.array([1.0, -1.0, 0.5])
+    action, _ = mpc.predict(x)
+    np.testing.assert_allclose(action, np.clip(-mpc.gain @ x, -0.01, 0.01))
+    assert mpc.diagnostics() == {"solves": 1, "failed_solves": 1, "failure_rate": 1.0}
+
+
+def test_saturated_lqr_clips_to_model_bounds():
+    model = random_model(7, u_max=0.2)
+    states = 10 * np.random.default_rng(2).standard_normal((5, 3))
+    actions, _ = SaturatedLQR(model).predict(states)
+    np.testing.assert_allclose(actions, np.clip(LQR(model).predict(states)[0], -0.2, 0.2))
+
+
+def test_time_varying_agents_restart_at_episode_start():
+    model = random_model(8, n=3, m=2, p=2)
+    agent = LQG(model, horizon=5)
+    y = np.ones((2, 2))
+    first, state = agent.predict(y, episode_start=np.array([True, True]))
+    second, state = agent.predict(y, state=state, episode_start=np.array([False, True]))
+    np.testing.assert_allclose(second[1], first[1])
+    assert not np.allclose(second[0], first[0])
+    np.testing.assert_array_equal(state[1], [2, 1])
+
+
+def test_spectrum_and_save_load_roundtrip(tmp_path):
+    model = random_model(9, u_max=0.5)
+    for agent in (LQR(model, horizon=10), SaturatedLQR(model), MPC(model, horizon=3), COCP(model)):
+        assert agent.spectrum == SpectrumInfo("model-based", "nominal", 0)
+        agent.save(tmp_path / "agent.pkl")
+        loaded = BaseAgent.load(tmp_path / "agent.pkl")
+        assert type(loaded) is type(agent)
+        x = np.array([0.3, -0.2, 0.1])
+        np.testing.assert_allclose(loaded.predict(x)[0], agent.predict(x)[0], atol=1e-7)
+        assert agent.fit(None, Budget(steps=10)).steps == 0
+
+
+def test_agent_bad_input_errors():
+    model = random_model(10)
+    with pytest.raises(ValueError, match="horizon must be a positive integer"):
+        MPC(model, horizon=0)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        MPC(model, solver="GUROBI")
+    with pytest.raises(ValueError, match="theta must have shape"):
+        COCP(model, theta=np.eye(2))
+    with pytest.raises(ValueError, match="expects observations of size 3"):
+        LQR(model).predict(np.zeros(4))
+    with pytest.raises(ValueError, match="LQG needs a measurement model"):
+        LQG(model)
+    with pytest.raises(ValueError, match="knowledge must be one of"):
+        LQR(model, knowledge="partial")
+    with pytest.raises(ValueError, match="Budget.steps must be an integer >= 0"):
+        Budget(steps=-1)
+    with pytest.raises(ValueError, match="family must be one of"):
+        SpectrumInfo("magic", "true", 0)
