@@ -33,7 +33,9 @@ def test_mpc_solvers_agree_on_active_constraints(solver):
 def test_cocp_untuned_without_bounds_equals_lqr():
     model = random_model(5, n=4, m=2)
     states = np.random.default_rng(1).standard_normal((8, 4))
-    np.testing.assert_allclose(COCP(model).predict(states)[0], LQR(model).predict(states)[0], atol=1e-6)
+    np.testing.assert_allclose(
+        COCP(model).predict(states)[0], LQR(model).predict(states)[0], atol=1e-6
+    )
 
 
 def test_failed_solve_falls_back_to_safe_action_and_is_counted():
@@ -89,7 +91,7 @@ def test_agent_bad_input_errors():
         LQG(model)
     with pytest.raises(ValueError, match="knowledge must be one of"):
         LQR(model, knowledge="partial")
-    with pytest.raises(ValueError, match="Budget.steps must be an integer >= 0"):
+    with pytest.raises(ValueError, match=r"Budget\.steps must be an integer >= 0"):
         Budget(steps=-1)
     with pytest.raises(ValueError, match="family must be one of"):
         SpectrumInfo("magic", "true", 0)

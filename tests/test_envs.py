@@ -22,7 +22,9 @@ def test_check_env_passes(env_id):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env.unwrapped)
-    unexplained = [str(w.message) for w in caught if not any(e in str(w.message) for e in EXPLAINED)]
+    unexplained = [
+        str(w.message) for w in caught if not any(e in str(w.message) for e in EXPLAINED)
+    ]
     assert unexplained == []
 
 
@@ -32,7 +34,7 @@ def _rollout(env_id, seed, steps=30):
     obs, info = env.reset(seed=seed)
     trace = [obs, info["state"]]
     for _ in range(steps):
-        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        obs, reward, _, _, info = env.step(env.action_space.sample())
         trace += [obs, np.array([reward]), info["state"], np.array([info["cost"]])]
     return trace
 

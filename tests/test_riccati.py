@@ -57,7 +57,8 @@ def test_finite_horizon_converges_to_steady_state():
 
 
 def test_scalar_finite_horizon_cost_by_hand():
-    # one step: only x_0 is costed, u_0 = 0, J = Σ_0;   two steps: P_1 = q, P_0 = q + a²q r/(r + b²q)
+    # one step: only x_0 is costed, u_0 = 0, J = qΣ_0
+    # two steps: P_1 = q, P_0 = q + a²q r/(r + b²q)
     model = LinearGaussianModel(A=[[0.9]], B=[[0.5]], W=[[0.2]], Q=[[2.0]], R=[[1.0]])
     assert lq_optimal_cost(model, 1) == pytest.approx(2.0 * 0.2)
     P0 = 2.0 + 0.81 * 2.0 * 1.0 / (1.0 + 0.25 * 2.0)

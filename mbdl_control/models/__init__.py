@@ -7,6 +7,7 @@ from mbdl_control.models.linear_gaussian import (
     saturate,
 )
 from mbdl_control.models.mismatch import check_mismatch, perturb, relative_errors
+from mbdl_control.models.psd import symmetric_sqrt
 
 __all__ = [
     "LinearGaussianModel",
@@ -16,4 +17,5 @@ __all__ = [
     "quadratic_cost",
     "relative_errors",
     "saturate",
+    "symmetric_sqrt",
 ]

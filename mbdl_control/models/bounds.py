@@ -1,21 +1,22 @@
-"""Lower bounds on the expected cost of linear stochastic control with bounded inputs.
+r"""Lower bounds on the expected cost of linear stochastic control with bounded inputs.
 
 Wang & Boyd, "Performance bounds for linear stochastic control", Systems & Control Letters 58
 (2009). A quadratic ``V_t(x) = xᵀP_t x + s_t`` that satisfies the Bellman inequality
 
 .. math::
 
-    V_t(x) \\le x^\\top Q x + u^\\top R u + \\mathbb E\\, V_{t+1}(Ax + Bu + w)
-    \\quad \\text{for all } x \\text{ and all } |u_i| \\le u_{\\max,i}
+    V_t(x) \le x^\top Q x + u^\top R u + \mathbb E\, V_{t+1}(Ax + Bu + w)
+    \quad \text{for all } x \text{ and all } |u_i| \le u_{\max,i}
 
 bounds the optimal cost-to-go from below. The S-procedure with multipliers ``λ_t ≥ 0`` for the
 constraints ``u_i² ≤ u_max,i²`` makes that a linear matrix inequality:
 
 .. math::
 
-    \\begin{bmatrix} R + \\operatorname{diag}(\\lambda_t) + B^\\top P_{t+1} B & B^\\top P_{t+1} A \\\\
-    A^\\top P_{t+1} B & Q + A^\\top P_{t+1} A - P_t \\end{bmatrix} \\succeq 0,
-    \\qquad s_t = s_{t+1} + \\operatorname{tr}(P_{t+1} W) - \\textstyle\\sum_i u_{\\max,i}^2 \\lambda_{t,i}.
+    \begin{bmatrix} R + \operatorname{diag}(\lambda_t) + B^\top P_{t+1} B & B^\top P_{t+1} A \\
+    A^\top P_{t+1} B & Q + A^\top P_{t+1} A - P_t \end{bmatrix} \succeq 0,
+    \qquad s_t = s_{t+1} + \operatorname{tr}(P_{t+1} W)
+        - \textstyle\sum_i u_{\max,i}^2 \lambda_{t,i}.
 
 *Finite horizon* (``P_T = 0``, ``s_T = 0``): the expected episode cost from ``x_0 ~ N(x̄_0, Σ_0)``
 is at least ``x̄_0ᵀP_0x̄_0 + tr(P_0Σ_0) + s_0``; divided by ``T`` this bounds the expected cost

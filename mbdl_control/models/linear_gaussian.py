@@ -1,13 +1,13 @@
-"""The linear-Gaussian model: what a control designer may know about a linear system.
+r"""The linear-Gaussian model: what a control designer may know about a linear system.
 
 .. math::
 
-    x_{t+1} = A x_t + B u_t + w_t,\\quad w_t \\sim \\mathcal N(0, W)
+    x_{t+1} = A x_t + B u_t + w_t,\quad w_t \sim \mathcal N(0, W)
 
-    y_t = C x_t + v_t,\\quad v_t \\sim \\mathcal N(0, V)\\qquad\\text{(when } C \\text{ is given)}
+    y_t = C x_t + v_t,\quad v_t \sim \mathcal N(0, V)\qquad\text{(when } C \text{ is given)}
 
-    \\ell(x, u) = x^\\top Q x + u^\\top R u,\\qquad x_0 \\sim \\mathcal N(\\bar x_0, \\Sigma_0),
-    \\qquad |u_i| \\le u_{\\max,i}.
+    \ell(x, u) = x^\top Q x + u^\top R u,\qquad x_0 \sim \mathcal N(\bar x_0, \Sigma_0),
+    \qquad |u_i| \le u_{\max,i}.
 
 The same frozen dataclass describes the truth an env simulates and the nominal model a designer
 is handed; "partially known" means ``env.true_model != env.nominal_model``. The pure functions
@@ -85,7 +85,8 @@ class LinearGaussianModel:
     x0_mean, x0_cov:
         Initial-state distribution; default zero mean and ``W``.
     u_max:
-        Optional input bound: a positive scalar or one positive entry per input, ``|u_i| ≤ u_max_i``.
+        Optional input bound, ``|u_i| ≤ u_max_i``: a positive scalar or one positive entry
+        per input.
 
     Raises
     ------

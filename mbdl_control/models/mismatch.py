@@ -1,10 +1,10 @@
-"""The ``mismatch`` knob: a nominal model at an exact relative distance from the truth.
+r"""The ``mismatch`` knob: a nominal model at an exact relative distance from the truth.
 
 For each perturbed matrix ``M`` the nominal model holds
 
 .. math::
 
-    \\hat M = M + \\varepsilon\\,\\|M\\|_F\\,\\frac{E}{\\|E\\|_F},\\qquad E_{ij} \\sim \\mathcal N(0, 1),
+    \hat M = M + \varepsilon\,\|M\|_F\,\frac{E}{\|E\|_F},\qquad E_{ij} \sim \mathcal N(0, 1),
 
 so that ``‖M̂ − M‖_F / ‖M‖_F = ε`` exactly: the relative Frobenius error of every perturbed
 matrix equals ``mismatch``. The direction ``E`` comes from its own generator, so episode seeds
@@ -25,7 +25,9 @@ def check_mismatch(mismatch: float) -> float:
     """Return ``mismatch`` as a float, or raise ``ValueError`` unless it is finite and ≥ 0."""
     value = float(mismatch)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"mismatch must be a finite float >= 0 (0: nominal = true), got {mismatch}")
+        raise ValueError(
+            f"mismatch must be a finite float >= 0 (0: nominal = true), got {mismatch}"
+        )
     return value
 
 
@@ -46,9 +48,7 @@ def perturb(
     return model.replace(**changes)
 
 
-def relative_errors(
-    true: LinearGaussianModel, nominal: LinearGaussianModel
-) -> dict[str, float]:
+def relative_errors(true: LinearGaussianModel, nominal: LinearGaussianModel) -> dict[str, float]:
     """``‖M̂ − M‖_F / ‖M‖_F`` for every matrix the two models hold (0/0 counts as 0)."""
     errors = {}
     for name in ("A", "B", "C", "W", "V", "Q", "R", "x0_cov"):

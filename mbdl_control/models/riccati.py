@@ -1,11 +1,11 @@
-"""Riccati solutions of the linear-quadratic(-Gaussian) problem on a :class:`LinearGaussianModel`.
+r"""Riccati solutions of the linear-quadratic(-Gaussian) problem on a :class:`LinearGaussianModel`.
 
 Steady state (infinite horizon), with scipy's ``solve_discrete_are``:
 
 .. math::
 
-    P = Q + A^\\top P A - A^\\top P B (R + B^\\top P B)^{-1} B^\\top P A,\\qquad
-    u = -K x,\\quad K = (R + B^\\top P B)^{-1} B^\\top P A.
+    P = Q + A^\top P A - A^\top P B (R + B^\top P B)^{-1} B^\top P A,\qquad
+    u = -K x,\quad K = (R + B^\top P B)^{-1} B^\top P A.
 
 Finite horizon ``T`` with stage costs at ``t = 0 … T−1`` and no terminal cost (``P_T = 0``),
 the backward recursion above gives time-varying gains ``K_t`` and the exact expected cost of the
@@ -13,8 +13,8 @@ optimal policy,
 
 .. math::
 
-    J^\\star_{\\text{LQ}} = \\bar x_0^\\top P_0 \\bar x_0 + \\operatorname{tr}(P_0 \\Sigma_0)
-        + \\sum_{t=0}^{T-1} \\operatorname{tr}(P_{t+1} W).
+    J^\star_{\text{LQ}} = \bar x_0^\top P_0 \bar x_0 + \operatorname{tr}(P_0 \Sigma_0)
+        + \sum_{t=0}^{T-1} \operatorname{tr}(P_{t+1} W).
 
 With noisy measurements ``y = Cx + v``, separation holds: the Kalman filter's estimate
 ``x̂_{t|t}`` fed to the same gains is optimal, and the cost grows by the estimation error that
@@ -22,8 +22,8 @@ the gains see (Bertsekas, *Dynamic Programming and Optimal Control*, vol. I, §5
 
 .. math::
 
-    J^\\star_{\\text{LQG}} = J^\\star_{\\text{LQ}} + \\sum_{t=0}^{T-1}
-        \\operatorname{tr}\\big(K_t^\\top (R + B^\\top P_{t+1} B) K_t\\, \\Sigma_{t|t}\\big).
+    J^\star_{\text{LQG}} = J^\star_{\text{LQ}} + \sum_{t=0}^{T-1}
+        \operatorname{tr}\big(K_t^\top (R + B^\top P_{t+1} B) K_t\, \Sigma_{t|t}\big).
 """
 
 from __future__ import annotations

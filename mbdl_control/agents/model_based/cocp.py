@@ -1,13 +1,13 @@
-"""The convex-optimization control policy with given parameters.
+r"""The convex-optimization control policy with given parameters.
 
 Agrawal, Barratt, Boyd, Stellato, "Learning Convex Optimization Control Policies", L4DC 2020,
 §5.1 (an approximate dynamic programming policy):
 
 .. math::
 
-    \\pi(x) = \\operatorname*{argmin}_{u \\in \\mathcal U}\\;
-        u^\\top R u + \\|\\theta (A x + B u)\\|_2^2 + q^\\top (A x + B u),
-    \\qquad \\mathcal U = \\{u : |u_i| \\le u_{\\max,i}\\}.
+    \pi(x) = \operatorname*{argmin}_{u \in \mathcal U}\;
+        u^\top R u + \|\theta (A x + B u)\|_2^2 + q^\top (A x + B u),
+    \qquad \mathcal U = \{u : |u_i| \le u_{\max,i}\}.
 
 ``θᵀθ`` plays the role of the value function's quadratic; with ``θ = P^½`` from the Riccati
 equation, ``q = 0`` and no input bounds the policy *is* LQR. The default is that untuned
@@ -24,21 +24,8 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from mbdl_control.agents.base import BaseAgent, check_observation_size
-from mbdl_control.agents.model_based.convex_solve import (
-    GuardedSolver,
-    build_dpp_problem,
-    check_solver,
-)
-from mbdl_control.agents.model_based.mpc import psd_factor
-from mbdl_control.models import LinearGaussianModel, saturate
-from mbdl_control.models.riccati import lqr_steady_state
-
-
-def symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """The symmetric positive semi-definite square root of a symmetric PSD matrix."""
-    eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+from mbdl_control.agents.model_based.convex_policy import ConvexPolicyAgent
+from mbdl_control.models import LinearGaussianModel, symmetric_sqrt
 
 
 def _checked(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -50,10 +37,8 @@ def _checked(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
-class COCP(BaseAgent):
+class COCP(ConvexPolicyAgent):
     """``u = argmin_{u∈U} uᵀRu + ‖θ(Ax+Bu)‖² + qᵀ(Ax+Bu)`` on the given model, θ and q given."""
-
-    family = "model-based"
 
     def __init__(
         self,
@@ -62,36 +47,27 @@ class COCP(BaseAgent):
         q: np.ndarray | None = None,
         solver: str = "CLARABEL",
         solver_options: dict[str, Any] | None = None,
+        warm_start: bool = True,
         knowledge: str = "nominal",
     ) -> None:
-        super().__init__(knowledge)
-        self.model = model
+        super().__init__(model, solver, solver_options, warm_start, knowledge)
         n, m = model.n, model.m
-        self.gain, P = lqr_steady_state(model)
-        theta = symmetric_sqrt(P) if theta is None else theta
-        self.theta = _checked("theta", theta, (n, n))
+        self.theta = _checked("theta", symmetric_sqrt(self.P) if theta is None else theta, (n, n))
         self.q = _checked("q", np.zeros(n) if q is None else q, (n,))
-        self.solver_options = dict(solver_options or {})
-        self._x = cp.Parameter(n, name="x")
+        x = cp.Parameter(n, name="x")
         self._theta = cp.Parameter((n, n), name="theta", value=self.theta)
         self._q = cp.Parameter(n, name="q", value=self.q)
         u = cp.Variable(m)
         x_next = cp.Variable(n)
         objective = (
-            cp.sum_squares(psd_factor(model.R).T @ u)
+            cp.sum_squares(symmetric_sqrt(model.R) @ u)
             + cp.sum_squares(self._theta @ x_next)
             + self._q @ x_next
         )
-        constraints = [x_next == model.A @ self._x + model.B @ u]
+        constraints = [x_next == model.A @ x + model.B @ u]
         if model.u_max is not None:
             constraints.append(cp.abs(u) <= model.u_max)
-        self._solve = GuardedSolver(
-            problem=build_dpp_problem(objective, constraints),
-            variable=u,
-            fallback=lambda x: saturate(model, -self.gain @ x),
-            solver=check_solver(solver),
-            options=self.solver_options,
-        )
+        self._use_problem(objective, constraints, x, u)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -99,20 +75,8 @@ class COCP(BaseAgent):
             "model": self.model,
             "theta": self.theta,
             "q": self.q,
-            "solver": self._solve.solver,
+            "solver": self.solver,
             "solver_options": self.solver_options,
+            "warm_start": self.warm_start,
             "knowledge": self.knowledge,
         }
-
-    def diagnostics(self) -> dict[str, float]:
-        return self._solve.diagnostics()
-
-    def _act(
-        self, observations: np.ndarray, state: Any, episode_start: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
-        check_observation_size(self, observations, self.model.n)
-        actions = np.empty((len(observations), self.model.m))
-        for row, x in enumerate(observations):
-            self._x.value = x
-            actions[row] = self._solve(x)
-        return actions, None

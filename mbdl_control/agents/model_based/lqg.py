@@ -1,4 +1,4 @@
-"""Linear-quadratic-Gaussian control: a Kalman filter feeding an LQR gain (separation).
+r"""Linear-quadratic-Gaussian control: a Kalman filter feeding an LQR gain (separation).
 
 Athans, "The role and use of the stochastic linear-quadratic-Gaussian problem in control
 system design", IEEE TAC 16 (1971); Bertsekas, vol. I, §5.2. At each step, with the predicted
@@ -6,9 +6,9 @@ estimate ``x̂_{t|t−1}`` (``x̄_0`` at the start):
 
 .. math::
 
-    \\hat x_{t|t} = \\hat x_{t|t-1} + L_t (y_t - C \\hat x_{t|t-1}),\\qquad
-    u_t = -K_t \\hat x_{t|t},\\qquad
-    \\hat x_{t+1|t} = A \\hat x_{t|t} + B u_t.
+    \hat x_{t|t} = \hat x_{t|t-1} + L_t (y_t - C \hat x_{t|t-1}),\qquad
+    u_t = -K_t \hat x_{t|t},\qquad
+    \hat x_{t+1|t} = A \hat x_{t|t} + B u_t.
 
 ``horizon=None``: steady-state ``L`` and ``K``. ``horizon=T``: the time-varying filter from the
 prior ``N(x̄_0, Σ_0)`` and the ``T``-step gains, optimal for a ``T``-step episode of the model;

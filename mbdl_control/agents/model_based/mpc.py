@@ -1,13 +1,14 @@
-"""Model predictive control on a linear model, solved by cvxpy at every step.
+r"""Model predictive control on a linear model, solved by cvxpy at every step.
 
 Rawlings, Mayne, Diehl, *Model Predictive Control: Theory, Computation, and Design* (2017),
 §1.3 and §2.2. At state ``x`` the agent solves
 
 .. math::
 
-    \\min_{u_{0:H-1}} \\sum_{k=0}^{H-1} \\big(x_k^\\top Q x_k + u_k^\\top R u_k\\big) + x_H^\\top P x_H
-    \\quad\\text{s.t.}\\quad x_0 = x,\\; x_{k+1} = A x_k + B u_k,\\;
-    |u_k| \\le u_{\\max},\\; |x_{k}| \\le x_{\\max}\\ (k \\ge 1)
+    \min_{u_{0:H-1}} \sum_{k=0}^{H-1} \big(x_k^\top Q x_k + u_k^\top R u_k\big)
+        + x_H^\top P x_H
+    \quad\text{s.t.}\quad x_0 = x,\; x_{k+1} = A x_k + B u_k,\;
+    |u_k| \le u_{\max},\; |x_{k}| \le x_{\max}\ (k \ge 1)
 
 and applies ``u_0``. The terminal weight ``P`` is the steady-state Riccati solution, so with
 inactive constraints the action equals the infinite-horizon LQR action. The problem is built
@@ -23,26 +24,13 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from mbdl_control.agents.base import BaseAgent, check_observation_size, positive_int
-from mbdl_control.agents.model_based.convex_solve import (
-    GuardedSolver,
-    build_dpp_problem,
-    check_solver,
-)
-from mbdl_control.models import LinearGaussianModel, saturate
-from mbdl_control.models.riccati import lqr_steady_state
+from mbdl_control.agents.base import positive_int
+from mbdl_control.agents.model_based.convex_policy import ConvexPolicyAgent
+from mbdl_control.models import LinearGaussianModel, symmetric_sqrt
 
 
-def psd_factor(matrix: np.ndarray) -> np.ndarray:
-    """``F`` with ``xᵀ M x = ‖x F‖²`` for a positive semi-definite ``M``."""
-    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
-    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
-
-
-class MPC(BaseAgent):
+class MPC(ConvexPolicyAgent):
     """Receding-horizon control with input (and optional state) bounds on the given model."""
-
-    family = "model-based"
 
     def __init__(
         self,
@@ -54,8 +42,7 @@ class MPC(BaseAgent):
         warm_start: bool = True,
         knowledge: str = "nominal",
     ) -> None:
-        super().__init__(knowledge)
-        self.model = model
+        super().__init__(model, solver, solver_options, warm_start, knowledge)
         self.horizon = positive_int("horizon", horizon)
         if state_bound is not None:
             bound = np.broadcast_to(np.asarray(state_bound, dtype=np.float64), (model.n,))
@@ -63,33 +50,23 @@ class MPC(BaseAgent):
                 raise ValueError(f"state_bound must be positive (or None), got {state_bound}")
             state_bound = bound
         self.state_bound = state_bound
-        self.solver_options = dict(solver_options or {})
-        self.warm_start = bool(warm_start)
-        self.gain, self.P = lqr_steady_state(model)
-        self._x0 = cp.Parameter(model.n, name="x0")
+        x0 = cp.Parameter(model.n, name="x0")
         states = cp.Variable((self.horizon + 1, model.n))
         inputs = cp.Variable((self.horizon, model.m))
         objective = (
-            cp.sum_squares(states[:-1] @ psd_factor(model.Q))
-            + cp.sum_squares(inputs @ psd_factor(model.R))
-            + cp.sum_squares(states[-1] @ psd_factor(self.P))
+            cp.sum_squares(states[:-1] @ symmetric_sqrt(model.Q))
+            + cp.sum_squares(inputs @ symmetric_sqrt(model.R))
+            + cp.sum_squares(states[-1] @ symmetric_sqrt(self.P))
         )
         constraints = [
-            states[0] == self._x0,
+            states[0] == x0,
             states[1:] == states[:-1] @ model.A.T + inputs @ model.B.T,
         ]
         if model.u_max is not None:
             constraints.append(cp.abs(inputs) <= np.tile(model.u_max, (self.horizon, 1)))
         if state_bound is not None:
             constraints.append(cp.abs(states[1:]) <= np.tile(state_bound, (self.horizon, 1)))
-        self._solve = GuardedSolver(
-            problem=build_dpp_problem(objective, constraints),
-            variable=inputs,
-            fallback=self.safe_action,
-            solver=check_solver(solver),
-            options=self.solver_options,
-            warm_start=self.warm_start,
-        )
+        self._use_problem(objective, constraints, x0, inputs)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -97,25 +74,8 @@ class MPC(BaseAgent):
             "model": self.model,
             "horizon": self.horizon,
             "state_bound": self.state_bound,
-            "solver": self._solve.solver,
+            "solver": self.solver,
             "solver_options": self.solver_options,
             "warm_start": self.warm_start,
             "knowledge": self.knowledge,
         }
-
-    def safe_action(self, x: np.ndarray) -> np.ndarray:
-        """The saturated LQR action of the same model, used when a solve fails."""
-        return saturate(self.model, -self.gain @ x)
-
-    def diagnostics(self) -> dict[str, float]:
-        return self._solve.diagnostics()
-
-    def _act(
-        self, observations: np.ndarray, state: Any, episode_start: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
-        check_observation_size(self, observations, self.model.n)
-        actions = np.empty((len(observations), self.model.m))
-        for row, x in enumerate(observations):
-            self._x0.value = x
-            actions[row] = self._solve(x)[: self.model.m]
-        return actions, None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from mbdl_control.agents import COCP
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.random_systems import published_random_system
-from mbdl_control.models import LinearGaussianModel
+from mbdl_control.envs.control.random_systems import published_random_model
+from mbdl_control.models import symmetric_sqrt
 from mbdl_control.models.bounds import finite_horizon_bound, stationary_bound
 
 
@@ -73,8 +72,9 @@ class BoxLQREnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (1), ``n`` (8), ``m`` (2), ``u_max`` (0.1),
     ``noise_std`` (0.5), ``x0_std`` (0.5), ``mismatch_seed`` (0), ``render_mode``
-    (``None`` or ``"ansi"``). ``check_env`` recommends a normalized ``[-1, 1]`` action space:
-    the published problem's units are kept so its figures apply.
+    (``None`` or ``"ansi"``). ``check_env`` warns that the state space is unbounded (the state of a
+    noise-driven linear system is) and recommends a normalized ``[-1, 1]`` action space: the
+    published problem's units are kept so its figures apply.
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/BoxLQR-v0", mismatch=0.2)
@@ -101,22 +101,12 @@ class BoxLQREnv(LinearControlEnv):
         mismatch_seed: int = 0,
         render_mode: str | None = None,
     ) -> None:
-        A, B, _ = published_random_system(system_seed, n, m)
-        true_model = LinearGaussianModel(
-            A=A,
-            B=B,
-            W=noise_std**2 * np.eye(n),
-            Q=np.eye(n),
-            R=np.eye(m),
-            x0_cov=x0_std**2 * np.eye(n),
-            u_max=u_max,
+        true_model = published_random_model(
+            system_seed, n, m, noise_std=noise_std, x0_std=x0_std, u_max=u_max
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
     def oracle(self):
-        from mbdl_control.agents import COCP
-        from mbdl_control.agents.model_based.cocp import symmetric_sqrt
-
         certificate = stationary_bound(self.true_model).P
         return COCP(self.true_model, theta=symmetric_sqrt(certificate), knowledge="true")
 

@@ -10,7 +10,7 @@ agents run with the same episode seed see identical disturbances (common random 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -23,15 +23,9 @@ from mbdl_control.models import (
     quadratic_cost,
     relative_errors,
     saturate,
+    symmetric_sqrt,
 )
 from mbdl_control.models.riccati import lqr_steady_state
-
-
-def _covariance_factor(covariance: np.ndarray) -> np.ndarray:
-    """``F`` with ``F Fᵀ = Σ`` for a positive semi-definite Σ (symmetric square root, so a
-    singular Σ is allowed where a Cholesky factor would fail)."""
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
 
 
 def spectral_radius(matrix: np.ndarray) -> float:
@@ -42,7 +36,7 @@ def spectral_radius(matrix: np.ndarray) -> float:
 class LinearControlEnv(gym.Env):
     """Base class: a :class:`LinearGaussianModel` simulated for ``horizon`` steps."""
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 10}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 10}
     #: fields of the true model that ``mismatch`` perturbs in the nominal model
     perturbed_fields: tuple[str, ...] = ("A", "B")
     #: keys of ``info`` that :func:`mbdl_control.evaluation.evaluate` averages per step
@@ -72,9 +66,9 @@ class LinearControlEnv(gym.Env):
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float64)
         bound = np.full(model.m, np.inf) if model.u_max is None else model.u_max
         self.action_space = gym.spaces.Box(-bound, bound, (model.m,), np.float64)
-        self._process_factor = _covariance_factor(model.W)
-        self._initial_factor = _covariance_factor(model.x0_cov)
-        self._measurement_factor = None if model.V is None else _covariance_factor(model.V)
+        self._process_factor = symmetric_sqrt(model.W)
+        self._initial_factor = symmetric_sqrt(model.x0_cov)
+        self._measurement_factor = None if model.V is None else symmetric_sqrt(model.V)
         self._state: np.ndarray | None = None
         self._last_cost = 0.0
         self._bound_cache: dict[int, float | None] = {}

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from mbdl_control.agents import LQR
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.random_systems import published_random_system
-from mbdl_control.models import LinearGaussianModel
+from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models.riccati import lq_optimal_cost
 
 
@@ -67,13 +65,14 @@ class LinearQuadraticEnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``noise_std`` (0.5),
     ``x0_std`` (1.0), ``mismatch_seed`` (0), ``render_mode`` (``None`` or ``"ansi"``).
-    ``check_env`` warns that the action space is unbounded and not normalized: the LQ problem
-    has no input bounds, and scaling them would change the problem.
+    ``check_env`` warns that the state and action spaces are unbounded and not normalized: a
+    linear system driven by Gaussian noise has an unbounded state, and the LQ problem has no
+    input bounds.
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/LinearQuadratic-v0")
     >>> obs, info = env.reset(seed=0)
-    >>> obs.shape, bool(np.allclose(obs, info["state"]))
+    >>> obs.shape, bool((obs == info["state"]).all())
     ((4,), True)
 
     ## Version History
@@ -92,20 +91,10 @@ class LinearQuadraticEnv(LinearControlEnv):
         mismatch_seed: int = 0,
         render_mode: str | None = None,
     ) -> None:
-        A, B, _ = published_random_system(system_seed, n, m)
-        true_model = LinearGaussianModel(
-            A=A,
-            B=B,
-            W=noise_std**2 * np.eye(n),
-            Q=np.eye(n),
-            R=np.eye(m),
-            x0_cov=x0_std**2 * np.eye(n),
-        )
+        true_model = published_random_model(system_seed, n, m, noise_std=noise_std, x0_std=x0_std)
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
     def oracle(self):
-        from mbdl_control.agents import LQR
-
         return LQR(self.true_model, horizon=self.horizon, knowledge="true")
 
     def _compute_bound(self) -> float:

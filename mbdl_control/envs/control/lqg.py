@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from mbdl_control.agents import LQG
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.random_systems import published_random_system
-from mbdl_control.models import LinearGaussianModel
+from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models.riccati import lqg_optimal_cost
 
 
@@ -70,8 +68,9 @@ class LQGEnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``p`` (2), ``noise_std``
     (0.5), ``measurement_std`` (1.0), ``x0_std`` (1.0), ``mismatch_seed`` (0),
-    ``render_mode`` (``None`` or ``"ansi"``). ``check_env`` warns that the action space is
-    unbounded and not normalized: the LQG problem has no input bounds.
+    ``render_mode`` (``None`` or ``"ansi"``). ``check_env`` warns that the observation
+    and action spaces are unbounded and not normalized: Gaussian measurements are unbounded,
+    and the LQG problem has no input bounds.
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/LQG-v0")
@@ -101,22 +100,18 @@ class LQGEnv(LinearControlEnv):
     ) -> None:
         if int(p) != p or p < 1:
             raise ValueError(f"p must be a positive integer (LQG needs measurements), got {p}")
-        A, B, C = published_random_system(system_seed, n, m, p)
-        true_model = LinearGaussianModel(
-            A=A,
-            B=B,
-            C=C,
-            W=noise_std**2 * np.eye(n),
-            V=measurement_std**2 * np.eye(p),
-            Q=np.eye(n),
-            R=np.eye(m),
-            x0_cov=x0_std**2 * np.eye(n),
+        true_model = published_random_model(
+            system_seed,
+            n,
+            m,
+            p=p,
+            noise_std=noise_std,
+            measurement_std=measurement_std,
+            x0_std=x0_std,
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
     def oracle(self):
-        from mbdl_control.agents import LQG
-
         return LQG(self.true_model, horizon=self.horizon, knowledge="true")
 
     def _compute_bound(self) -> float:

@@ -11,20 +11,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from mbdl_control.models import LinearGaussianModel
 
-def published_random_system(
-    seed: int, n: int, m: int, p: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(A, B, C)``: ``A`` scaled to spectral radius 1, then ``B``, then (``p > 0``) ``C``
-    ``(p, n)``, all from ``RandomState(seed)`` in that order."""
-    for name, value in (("n", n), ("m", m)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
-    if int(p) != p or p < 0:
-        raise ValueError(f"p must be a non-negative integer, got {p}")
+
+def _check_count(name: str, value: int, minimum: int) -> None:
+    if int(value) != value or value < minimum:
+        kind = "positive" if minimum else "non-negative"
+        raise ValueError(f"{name} must be a {kind} integer, got {value}")
+
+
+def published_random_model(
+    seed: int,
+    n: int,
+    m: int,
+    *,
+    noise_std: float,
+    x0_std: float,
+    p: int = 0,
+    measurement_std: float = 1.0,
+    u_max: float | None = None,
+) -> LinearGaussianModel:
+    """``A`` scaled to spectral radius 1, then ``B``, then (``p > 0``) ``C`` ``(p, n)``, all
+    from ``RandomState(seed)`` in that order; ``W = noise_std² I``, ``V = measurement_std² I``,
+    ``x_0 ~ N(0, x0_std² I)``, ``Q = I``, ``R = I``."""
+    _check_count("n", n, 1)
+    _check_count("m", m, 1)
+    _check_count("p", p, 0)
     generator = np.random.RandomState(seed)
     A = generator.randn(n, n)
     A /= np.max(np.abs(np.linalg.eigvals(A)))
     B = generator.randn(n, m)
-    C = generator.randn(p, n) if p else None
-    return A, B, C
+    measurements = {}
+    if p:
+        measurements = {"C": generator.randn(p, n), "V": measurement_std**2 * np.eye(p)}
+    return LinearGaussianModel(
+        A=A,
+        B=B,
+        W=noise_std**2 * np.eye(n),
+        Q=np.eye(n),
+        R=np.eye(m),
+        x0_cov=x0_std**2 * np.eye(n),
+        u_max=u_max,
+        **measurements,
+    )
