@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mbdl_control.envs import ENV_SPECS
+from mbdl_control.evaluation.study import StudyError
 
 app = typer.Typer(
     help="Model-based deep learning for control: envs, agents across the spectrum, evaluation.",
@@ -67,3 +71,167 @@ def demo(
         )
     console.print(table)
     console.print(f"performance bound (no policy beats it): {rows[0].result.bound:.3f}")
+
+
+class Listing(str, Enum):
+    envs = "envs"
+    agents = "agents"
+
+
+class ExecutorName(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+def _first_line(obj: object) -> str:
+    doc = inspect.getdoc(obj) or ""
+    lines = [line.strip() for line in doc.splitlines() if line.strip() and not line.startswith("#")]
+    return lines[0] if lines else ""
+
+
+@app.command(name="list")
+def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> None:
+    """List the registered envs, or the agents with their place on the spectrum."""
+    import gymnasium as gym
+
+    from mbdl_control import agents
+    from mbdl_control.evaluation.agent_factory import NOT_AGENTS, SB3_ALGORITHMS
+
+    console = Console()
+    if what is Listing.envs:
+        table = Table("id", "episode steps", "description")
+        for env_id in sorted(ENV_SPECS):
+            env_class = gym.registry[env_id].entry_point
+            module, _, name = str(env_class).partition(":")
+            cls = getattr(__import__(module, fromlist=[name]), name)
+            table.add_row(
+                env_id,
+                str(gym.registry[env_id].max_episode_steps),
+                _first_line(cls),
+            )
+    else:
+        table = Table("agent", "family", "builds on", "description")
+        for name in sorted(set(agents.__all__) - NOT_AGENTS):
+            cls = getattr(agents, name)
+            table.add_row(name, cls.family, "true or nominal model", _first_line(cls))
+        table.add_row("oracle", "(the env's)", "true model", "the env's best known policy")
+        for name in SB3_ALGORITHMS:
+            table.add_row(name, "deep-learning", "none", f"stable-baselines3 {name}")
+    console.print(table)
+
+
+def _executor(executor: ExecutorName, workers: int, address: str | None):
+    from mbdl_control.evaluation.executors import LocalExecutor, RayExecutor
+
+    if executor is ExecutorName.ray:
+        return RayExecutor(address=address, workers=workers)
+    return LocalExecutor(workers)
+
+
+def _run_one(study, results: Path, executor, rerun_failed: bool, quiet: bool, log_file) -> int:
+    from mbdl_control.evaluation.report import write_report
+    from mbdl_control.evaluation.runner import run_study
+
+    console = Console()
+    summary = run_study(study, results, executor, rerun_failed, quiet, log_file)
+    console.print(
+        f"{study.name}: {summary.total} trials, {summary.skipped} already done, "
+        f"{summary.ran} run now, {summary.failed} failed -> {results}"
+    )
+    try:
+        report = write_report(results)
+    except ValueError as error:
+        console.print(f"no report: {error}")
+        return 1
+    console.print(
+        f"report: {report.markdown} (and {report.html.name}, {len(report.figures)} figures)"
+    )
+    return 1 if summary.failed else 0
+
+
+@app.command()
+def run(
+    study_file: Annotated[Path, typer.Argument(help="A study TOML file (see experiments/).")],
+    results: Annotated[Path | None, typer.Option(help="Result CSV [results/<name>.csv].")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Parallel trials.")] = 1,
+    executor: Annotated[
+        ExecutorName, typer.Option(help="local processes or a Ray cluster.")
+    ] = ExecutorName.local,
+    address: Annotated[str | None, typer.Option(help="Ray cluster to join (e.g. auto).")] = None,
+    rerun_failed: Annotated[bool, typer.Option(help="Run failed trials again.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    log_file: Annotated[Path | None, typer.Option(help="Log every trial to this file.")] = None,
+) -> None:
+    """Run a study (resuming where it stopped) and write its report.
+
+    Exit code 0: every trial ok; 1: some trials failed (they are in the results); 2: bad input.
+    """
+    from mbdl_control.evaluation.study import load_study
+
+    try:
+        study = load_study(study_file)
+    except StudyError as error:
+        raise typer.BadParameter(str(error), param_hint="STUDY_FILE") from error
+    target = results or Path("results") / f"{study.name}.csv"
+    raise typer.Exit(
+        _run_one(
+            study, target, _executor(executor, workers, address), rerun_failed, quiet, log_file
+        )
+    )
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="A study's result CSV.")],
+    out: Annotated[Path | None, typer.Option(help="Report folder [next to the results].")] = None,
+) -> None:
+    """Write the Markdown/HTML report and figures of a study's results."""
+    from mbdl_control.evaluation.report import write_report
+
+    try:
+        written = write_report(results, out)
+    except (FileNotFoundError, ValueError) as error:
+        raise typer.BadParameter(str(error), param_hint="RESULTS") from error
+    Console().print(
+        f"report: {written.markdown} (and {written.html.name}, {len(written.figures)} figures)"
+    )
+
+
+@app.command()
+def reproduce(
+    quick: Annotated[
+        bool, typer.Option(help="The reduced studies (about 10 minutes on 2 cores).")
+    ] = False,
+    experiments: Annotated[Path, typer.Option(help="Folder of study files.")] = Path("experiments"),
+    results_dir: Annotated[Path, typer.Option(help="Where results and reports go.")] = Path(
+        "results"
+    ),
+    workers: Annotated[int, typer.Option(min=1, help="Parallel trials.")] = 2,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Run every study in EXPERIMENTS (the published results and the spectrum), with reports."""
+    from mbdl_control.evaluation.study import load_study
+
+    files = sorted(experiments.glob("*.toml"))
+    if not files:
+        raise typer.BadParameter(
+            f"no study files (*.toml) in {experiments}", param_hint="--experiments"
+        )
+    try:
+        studies = [load_study(path) for path in files]
+    except StudyError as error:
+        raise typer.BadParameter(str(error), param_hint="--experiments") from error
+    worst = 0
+    for study in studies:
+        study = study.quick_version() if quick else study
+        name = f"{study.name}-quick" if quick else study.name
+        code = _run_one(
+            study,
+            results_dir / f"{name}.csv",
+            _executor(ExecutorName.local, workers, None),
+            False,
+            quiet,
+            None,
+        )
+        worst = max(worst, code)
+    raise typer.Exit(worst)

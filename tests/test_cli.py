@@ -28,3 +28,60 @@ def test_demo_rejects_bad_input():
 def test_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0 and "demo" in result.output
+
+
+def test_list_envs_and_agents():
+    envs = runner.invoke(app, ["list", "envs"])
+    assert envs.exit_code == 0 and "mbdl/BoxLQR-v0" in envs.output
+    agents = runner.invoke(app, ["list", "agents"])
+    assert agents.exit_code == 0
+    for name in ("MPC", "COCP", "model-based", "PPO", "oracle"):
+        assert name in agents.output
+
+
+TINY = """name = "tiny"
+mismatch = [0.0, 0.2]
+[evaluation]
+episodes = 3
+[[envs]]
+id = "mbdl/LinearQuadratic-v0"
+max_episode_steps = 10
+[[agents]]
+class = "LQR"
+knowledge = "nominal"
+[quick]
+episodes = 2
+"""
+
+
+def test_reproduce_runs_every_study_and_writes_reports(tmp_path):
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "tiny.toml").write_text(TINY)
+    results = tmp_path / "results"
+    command = [
+        "reproduce",
+        "--quick",
+        "--experiments",
+        str(experiments),
+        "--results-dir",
+        str(results),
+    ]
+    outcome = runner.invoke(app, [*command, "--workers", "1", "--quiet"])
+    assert outcome.exit_code == 0, outcome.output
+    assert (results / "tiny-quick" / "report.md").exists()
+    assert "2 trials" in outcome.output
+
+
+def test_run_and_report_exit_codes(tmp_path):
+    study = tmp_path / "tiny.toml"
+    study.write_text(TINY.replace('class = "LQR"', 'class = "LQG"'))  # LQG needs measurements
+    failed = runner.invoke(
+        app, ["run", str(study), "--results", str(tmp_path / "r.csv"), "--quiet"]
+    )
+    assert failed.exit_code == 1 and "2 failed" in failed.output
+    study.write_text(TINY.replace("mismatch", "mismatches"))
+    bad = runner.invoke(app, ["run", str(study)])
+    assert bad.exit_code == 2 and "unknown key(s) ['mismatches']" in bad.output
+    missing = runner.invoke(app, ["report", str(tmp_path / "none.csv")])
+    assert missing.exit_code == 2 and "no results at" in missing.output

@@ -36,3 +36,13 @@ def test_evaluate_accepts_an_id_and_rejects_bad_arguments():
         evaluate(env.unwrapped.oracle(), env, 0)
     with pytest.raises(TypeError, match="predict"):
         evaluate(object(), env, 1)
+
+
+@pytest.mark.parametrize("env_id", ["mbdl/LinearQuadratic-v0", "mbdl/LQG-v0", "mbdl/BoxLQR-v0"])
+def test_shortened_episodes_get_their_own_oracle_and_bound(env_id):
+    env = gym.make(env_id, max_episode_steps=10)
+    result = evaluate(env.unwrapped.oracle(10), env, 300, seed=2)
+    assert result.bound == env.unwrapped.performance_bound(10) != env.unwrapped.performance_bound()
+    assert result.oracle_cost > result.bound - 3 * result.std_error
+    if env_id != "mbdl/BoxLQR-v0":  # the LQ bounds are attained by the oracle
+        assert abs(result.oracle_cost - result.bound) < 4 * result.std_error

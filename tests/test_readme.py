@@ -18,16 +18,19 @@ def test_readme_opens_with_two_setup_commands_and_ci_runs_the_test_one():
     ]
     assert len(commands) == 2
     main_job, tests = commands
-    assert main_job.endswith("mbdl-control demo")
+    assert main_job.endswith("mbdl-control reproduce --quick")
     assert tests.endswith("python -m pytest")
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci_lines[-1] == tests
 
 
-def test_quick_start_runs():
+def test_quick_start_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     code = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
     namespace: dict = {}
     exec(compile(code, "README quick start", "exec"), namespace)
+    assert namespace["summary"].failed == 0 and namespace["summary"].ran == 6
+    assert "CautiousLQR" in namespace["report"].markdown.read_text()
     assert namespace["model"] != namespace["env"].unwrapped.true_model
     result = namespace["result"]
     assert result.bound < result.oracle_cost < result.mean_cost

@@ -33,7 +33,7 @@ def classical_agents(env: gym.Env) -> dict[str, BaseAgent]:
 def run_demo(env_id: str, mismatch: float, n_episodes: int, seed: int) -> list[DemoRow]:
     """Evaluate the oracle and every classical agent on the same seeded episodes."""
     env = gym.make(env_id, mismatch=mismatch)
-    oracle = env.unwrapped.oracle()
+    oracle = env.unwrapped.oracle()  # the registered horizon: demo envs keep it
     oracle_result = evaluate(oracle, env, n_episodes, seed, compare_to_oracle=False)
     rows = [DemoRow(f"oracle ({type(oracle).__name__})", oracle, oracle_result)]
     for name, agent in classical_agents(env).items():

@@ -49,6 +49,13 @@ def episode_seeds(seed: int, n_episodes: int) -> tuple[int, ...]:
     return tuple(int(value) for value in state)
 
 
+def episode_length(env: gym.Env) -> int | None:
+    """Where ``env`` truncates: its (outermost) ``max_episode_steps``, else the env's own."""
+    if env.spec is not None and env.spec.max_episode_steps is not None:
+        return int(env.spec.max_episode_steps)
+    return getattr(env.unwrapped, "horizon", None)
+
+
 def standard_error(samples: np.ndarray) -> float:
     """Sample standard deviation over ``√n`` (NaN for fewer than two samples)."""
     if len(samples) < 2:
@@ -109,7 +116,8 @@ def evaluate(
     diagnostics = getattr(agent, "diagnostics", None)
     metrics = {**metric_sums, **(diagnostics() if callable(diagnostics) else {})}
     mean_cost = float(np.mean(costs))
-    bound = base.performance_bound() if hasattr(base, "performance_bound") else None
+    horizon = episode_length(env)
+    bound = base.performance_bound(horizon) if hasattr(base, "performance_bound") else None
     result = EvaluationResult(
         mean_cost=mean_cost,
         std_error=standard_error(costs),
@@ -122,7 +130,8 @@ def evaluate(
     if not compare_to_oracle or not hasattr(base, "oracle"):
         return result
     if oracle_result is None:
-        oracle_result = evaluate(base.oracle(), env, n_episodes, seed, compare_to_oracle=False)
+        oracle = base.oracle(horizon)
+        oracle_result = evaluate(oracle, env, n_episodes, seed, compare_to_oracle=False)
     if oracle_result.episode_seeds != seeds:
         raise ValueError(
             "oracle_result was evaluated on other episodes; evaluate it with the same "
@@ -137,4 +146,4 @@ def evaluate(
     )
 
 
-__all__ = ["EvaluationResult", "episode_seeds", "evaluate", "standard_error"]
+__all__ = ["EvaluationResult", "episode_length", "episode_seeds", "evaluate", "standard_error"]

@@ -106,9 +106,10 @@ class BoxLQREnv(LinearControlEnv):
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
-    def oracle(self):
+    def oracle(self, horizon: int | None = None) -> COCP:
+        """The same stationary policy for every horizon."""
         certificate = stationary_bound(self.true_model).P
         return COCP(self.true_model, theta=symmetric_sqrt(certificate), knowledge="true")
 
-    def _compute_bound(self) -> float:
-        return finite_horizon_bound(self.true_model, self.horizon).value
+    def _compute_bound(self, horizon: int) -> float:
+        return finite_horizon_bound(self.true_model, horizon).value

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from mbdl_control.agents.base import BaseAgent
 from mbdl_control.models import (
     LinearGaussianModel,
     check_mismatch,
@@ -75,9 +76,13 @@ class LinearControlEnv(gym.Env):
 
     @property
     def horizon(self) -> int:
-        """Episode length: the registry's ``max_episode_steps`` when made by ``gym.make``."""
-        if self.spec is not None and self.spec.max_episode_steps is not None:
-            return int(self.spec.max_episode_steps)
+        """The registered episode length (``max_episode_steps`` of this id in the registry).
+
+        ``gym.make(id, max_episode_steps=T)`` truncates at ``T`` in a wrapper the env cannot
+        see: pass that ``T`` to ``oracle`` and ``performance_bound`` (``evaluate`` does)."""
+        registered = gym.registry.get(self.spec.id) if self.spec is not None else None
+        if registered is not None and registered.max_episode_steps is not None:
+            return int(registered.max_episode_steps)
         return self.default_horizon
 
     def _observe(self) -> np.ndarray:
@@ -143,15 +148,18 @@ class LinearControlEnv(gym.Env):
         report["nominal_lqr_stabilizes_truth"] = float(closed_loop < 1.0)
         return report
 
-    def performance_bound(self) -> float | None:
-        """A number the expected cost per step over an episode cannot beat (cached)."""
-        if self.horizon not in self._bound_cache:
-            self._bound_cache[self.horizon] = self._compute_bound()
-        return self._bound_cache[self.horizon]
+    def performance_bound(self, horizon: int | None = None) -> float | None:
+        """A number the expected cost per step over a ``horizon``-step episode (default: the
+        registered one) cannot beat; cached per horizon."""
+        horizon = self.horizon if horizon is None else horizon
+        if horizon not in self._bound_cache:
+            self._bound_cache[horizon] = self._compute_bound(horizon)
+        return self._bound_cache[horizon]
 
     @abstractmethod
-    def _compute_bound(self) -> float | None: ...
+    def _compute_bound(self, horizon: int) -> float | None: ...
 
     @abstractmethod
-    def oracle(self):
-        """The best known decision rule built on the true model (``knowledge == "true"``)."""
+    def oracle(self, horizon: int | None = None) -> BaseAgent:
+        """The best known decision rule built on the true model (``knowledge == "true"``) for
+        ``horizon``-step episodes (default: the registered length)."""

@@ -94,8 +94,8 @@ class LinearQuadraticEnv(LinearControlEnv):
         true_model = published_random_model(system_seed, n, m, noise_std=noise_std, x0_std=x0_std)
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
-    def oracle(self):
-        return LQR(self.true_model, horizon=self.horizon, knowledge="true")
+    def oracle(self, horizon: int | None = None) -> LQR:
+        return LQR(self.true_model, horizon=horizon or self.horizon, knowledge="true")
 
-    def _compute_bound(self) -> float:
-        return lq_optimal_cost(self.true_model, self.horizon)
+    def _compute_bound(self, horizon: int) -> float:
+        return lq_optimal_cost(self.true_model, horizon)

@@ -111,8 +111,8 @@ class LQGEnv(LinearControlEnv):
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
-    def oracle(self):
-        return LQG(self.true_model, horizon=self.horizon, knowledge="true")
+    def oracle(self, horizon: int | None = None) -> LQG:
+        return LQG(self.true_model, horizon=horizon or self.horizon, knowledge="true")
 
-    def _compute_bound(self) -> float:
-        return lqg_optimal_cost(self.true_model, self.horizon)
+    def _compute_bound(self, horizon: int) -> float:
+        return lqg_optimal_cost(self.true_model, horizon)

@@ -1,0 +1,180 @@
+"""Build a study's agent from the model knowledge it declares, and nothing more.
+
+The harness, not the agent, decides what the agent is handed:
+
+============  ================================================================================
+knowledge     constructor call
+============  ================================================================================
+``true``      ``Class(env.true_model, **kwargs)`` (``class = "oracle"``: ``env.oracle()``)
+``nominal``   ``Class(env.nominal_model, **kwargs)``
+``structure`` ``Class(structure_of(env.nominal_model), **kwargs)``: dimensions and bounds only
+``none``      ``Class(observation_space, action_space, **kwargs)``; a stable-baselines3
+              algorithm: ``Class(policy, fit_env, seed=seed, **kwargs)``
+============  ================================================================================
+
+Library agents also receive ``knowledge=...`` so that their spectrum says what they were given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from mbdl_control import agents as library_agents
+from mbdl_control.agents.base import Budget, FitReport, SpectrumInfo
+from mbdl_control.evaluation.evaluate import episode_length
+from mbdl_control.evaluation.study import AgentSpec, StudyError
+from mbdl_control.models import LinearGaussianModel
+
+SB3_ALGORITHMS = ("A2C", "DDPG", "PPO", "SAC", "TD3")
+NOT_AGENTS = {"Agent", "BaseAgent", "Budget", "FitReport", "SpectrumInfo"}
+
+
+@dataclass(frozen=True)
+class LinearStructure:
+    """What ``structure`` knowledge holds of a linear model: its form, not its numbers."""
+
+    n: int
+    m: int
+    p: int
+    u_max: np.ndarray | None
+
+
+def structure_of(model: LinearGaussianModel) -> LinearStructure:
+    """Dimensions and input bounds of ``model``."""
+    return LinearStructure(model.n, model.m, model.p, model.u_max)
+
+
+def resolve_agent_class(name: str | type) -> type:
+    """A library agent by name, an SB3 algorithm by name, or ``package.module:Class``."""
+    if isinstance(name, type):
+        return name
+    if ":" in name:
+        module, _, attribute = name.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise StudyError(f"cannot import agent class {name!r}: {error}") from error
+        if not isinstance(found, type):
+            raise StudyError(f"{name!r} is not a class but {type(found).__name__}")
+        return found
+    if name in library_agents.__all__ and name not in NOT_AGENTS:
+        return getattr(library_agents, name)
+    if name in SB3_ALGORITHMS:
+        return getattr(importlib.import_module("stable_baselines3"), name)
+    valid = sorted(set(library_agents.__all__) - NOT_AGENTS)
+    raise StudyError(
+        f"unknown agent class {name!r}; valid: {valid}, 'oracle', SB3 {list(SB3_ALGORITHMS)}, "
+        "or an import path 'package.module:Class'"
+    )
+
+
+class SB3Agent:
+    """A stable-baselines3 algorithm in the harness: ``fit`` learns for the budget's steps
+    (rounded down to whole rollouts, so the counted budget is never exceeded)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @property
+    def spectrum(self) -> SpectrumInfo:
+        count = sum(p.numel() for p in self.model.policy.parameters() if p.requires_grad)
+        return SpectrumInfo("deep-learning", "none", int(count))
+
+    def fit(self, env: gym.Env, budget: Budget | None = None, seed: int | None = None) -> FitReport:
+        steps = 0 if budget is None else budget.steps
+        rollout = int(getattr(self.model, "n_steps", 1)) * self.model.n_envs
+        steps -= steps % rollout
+        if steps > 0:
+            self.model.learn(total_timesteps=steps)
+        return FitReport(steps=steps)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return self.model.predict(observation, state, episode_start, deterministic)
+
+
+class _DeclaredActionBounds(gym.ActionWrapper):
+    """Declares ``[-bound, bound]`` to an agent on an env that accepts any input."""
+
+    def __init__(self, env: gym.Env, bound: float) -> None:
+        super().__init__(env)
+        shape = env.action_space.shape
+        self.action_space = gym.spaces.Box(-bound, bound, shape, env.action_space.dtype)
+
+    def action(self, action: Any) -> Any:
+        return action
+
+
+def _finite_action_bounds(env: gym.Env, bound: float | None, spec: AgentSpec) -> gym.Env:
+    """SB3 needs a finite action box: an unbounded env gets ``[-action_bound, action_bound]``
+    declared (the agent's actions are then clipped to it; the env itself is unchanged)."""
+    space = env.action_space
+    if np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)):
+        return env
+    if bound is None or not bound > 0:
+        raise StudyError(
+            f"agent {spec.label!r}: SB3 needs finite action bounds and this env has none; "
+            f"set kwargs.action_bound to a positive number (got {bound!r})"
+        )
+    return _DeclaredActionBounds(env, float(bound))
+
+
+def _with_knowledge(cls: type, knowledge: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    accepts = "knowledge" in inspect.signature(cls).parameters
+    return {**kwargs, "knowledge": knowledge} if accepts else dict(kwargs)
+
+
+def build_agent(spec: AgentSpec, fit_env: gym.Env, seed: int) -> Any:
+    """The agent of ``spec``, built from the knowledge it declares of ``fit_env``."""
+    base = fit_env.unwrapped
+    if spec.cls == "oracle":
+        if spec.knowledge != "true":
+            raise StudyError(f"agent {spec.label!r}: the oracle's knowledge is 'true'")
+        return base.oracle(episode_length(fit_env))
+    cls = resolve_agent_class(spec.cls)
+    if issubclass(cls, BaseAlgorithm):
+        if spec.knowledge != "none":
+            raise StudyError(
+                f"agent {spec.label!r}: an SB3 algorithm uses no model; set knowledge = 'none'"
+            )
+        kwargs = {"verbose": 0, "device": "cpu", **spec.kwargs}
+        policy = kwargs.pop("policy", "MlpPolicy")
+        learn_env = _finite_action_bounds(fit_env, kwargs.pop("action_bound", None), spec)
+        return SB3Agent(cls(policy, learn_env, seed=seed, **kwargs))
+    kwargs = _with_knowledge(cls, spec.knowledge, spec.kwargs)
+    if spec.knowledge == "true":
+        return cls(base.true_model, **kwargs)
+    if spec.knowledge == "nominal":
+        return cls(base.nominal_model, **kwargs)
+    if spec.knowledge == "structure":
+        return cls(structure_of(base.nominal_model), **kwargs)
+    return cls(fit_env.observation_space, fit_env.action_space, **kwargs)
+
+
+def spectrum_of(agent: Any, spec: AgentSpec) -> SpectrumInfo:
+    """The agent's own spectrum, or (for a user's agent without one) the study's family."""
+    if hasattr(agent, "spectrum"):
+        return agent.spectrum
+    if spec.family is None:
+        raise StudyError(
+            f"agent {spec.label!r} has no `spectrum`; give its `family` in the study "
+            "(one of the SpectrumInfo families)"
+        )
+    learned = getattr(agent, "learned_parameters", dict)()
+    return SpectrumInfo(spec.family, spec.knowledge, sum(int(np.size(v)) for v in learned.values()))
+
+
+__all__ = [
+    "LinearStructure",
+    "SB3Agent",
+    "build_agent",
+    "resolve_agent_class",
+    "spectrum_of",
+    "structure_of",
+]

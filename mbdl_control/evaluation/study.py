@@ -1,0 +1,314 @@
+"""Studies: env × mismatch × agent × data budget × seed, read from a TOML file and validated.
+
+A study file (see ``experiments/``)::
+
+    name = "box-lqr"                       # names the result file
+    description = "..."                    # optional
+    seeds = [0, 1, 2]                      # fit seeds; evaluation uses seed + seed_offset
+    mismatch = [0.0, 0.1, 0.3]
+
+    [evaluation]
+    episodes = 100                         # evaluation episodes per trial
+    seed_offset = 1000                     # optional, default 1000
+
+    [[budgets]]                            # optional; default one budget of 0 steps
+    steps = 0
+
+    [[envs]]
+    id = "mbdl/BoxLQR-v0"
+    kwargs = {}                            # optional constructor arguments
+    max_episode_steps = 100                # optional
+    label = "box"                          # optional, default the id
+
+    [[agents]]
+    class = "MPC"                          # a library agent, an SB3 algorithm, "oracle",
+                                           # or an import path "package.module:Class"
+    knowledge = "nominal"                  # true | nominal | structure | none
+    kwargs = { horizon = 10 }              # optional constructor arguments
+    label = "MPC H=10"                     # optional, default the class name
+    envs = ["box"]                         # optional: the env labels it runs on
+    budgets = [{ steps = 0 }]              # optional: its own budgets (e.g. none for an
+                                           # agent that learns nothing)
+    family = "deep-learning"               # only for an agent without a `spectrum`
+
+    [quick]                                # optional overrides for `reproduce --quick`
+    episodes = 20
+    seeds = [0]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mbdl_control.agents.base import FAMILIES, KNOWLEDGE, Budget
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+STUDY_KEYS = {
+    "name",
+    "description",
+    "seeds",
+    "mismatch",
+    "evaluation",
+    "budgets",
+    "envs",
+    "agents",
+    "quick",
+}
+EVALUATION_KEYS = {"episodes", "seed_offset"}
+BUDGET_KEYS = {"steps", "samples"}
+ENV_KEYS = {"id", "kwargs", "max_episode_steps", "label"}
+AGENT_KEYS = {"class", "knowledge", "kwargs", "label", "envs", "family", "budgets"}
+QUICK_KEYS = {"episodes", "seeds", "mismatch", "budgets"}
+
+
+class StudyError(ValueError):
+    """A study file that cannot be run, with the key at fault and what would be valid."""
+
+
+def _check_keys(where: str, table: dict[str, Any], valid: set[str], required=()) -> None:
+    unknown = sorted(set(table) - valid)
+    if unknown:
+        raise StudyError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(valid)}")
+    missing = sorted(set(required) - set(table))
+    if missing:
+        raise StudyError(f"{where}: missing key(s) {missing}")
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """One env of a study: a registered id with constructor arguments."""
+
+    id: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+    label: str = ""
+
+    def make_kwargs(self, mismatch: float) -> dict[str, Any]:
+        """Arguments for ``gym.make(self.id, **...)``."""
+        extra = (
+            {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
+        )
+        return {**self.kwargs, "mismatch": mismatch, **extra}
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent of a study: its class (name, import path, or the class itself), the model
+    knowledge the harness builds it from, and its constructor arguments."""
+
+    cls: str | type
+    knowledge: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    envs: tuple[str, ...] | None = None
+    family: str | None = None
+    budgets: tuple[Budget, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.knowledge not in KNOWLEDGE:
+            raise StudyError(
+                f"agent {self.label or self.cls!r}: knowledge must be one of {KNOWLEDGE}, "
+                f"got {self.knowledge!r}"
+            )
+        if self.family is not None and self.family not in FAMILIES:
+            raise StudyError(
+                f"agent {self.label!r}: family must be one of {FAMILIES}, got {self.family!r}"
+            )
+        if not self.label:
+            name = self.cls if isinstance(self.cls, str) else self.cls.__name__
+            object.__setattr__(self, "label", name.rpartition(":")[2])
+
+
+@dataclass(frozen=True)
+class TrialKey:
+    """What a trial is a pure function of (with its study)."""
+
+    env: str
+    mismatch: float
+    agent: str
+    budget: Budget
+    seed: int
+
+    @property
+    def id(self) -> str:
+        """A stable string naming the trial in the result store."""
+        return (
+            f"{self.env}|mismatch={self.mismatch:g}|{self.agent}"
+            f"|steps={self.budget.steps},samples={self.budget.samples}|seed={self.seed}"
+        )
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study; ``trials()`` enumerates its trial keys."""
+
+    name: str
+    envs: tuple[EnvSpec, ...]
+    agents: tuple[AgentSpec, ...]
+    mismatch: tuple[float, ...] = (0.0,)
+    budgets: tuple[Budget, ...] = (Budget(),)
+    seeds: tuple[int, ...] = (0,)
+    episodes: int = 100
+    seed_offset: int = 1000
+    description: str = ""
+    quick: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._check_labels()
+        for value in self.mismatch:
+            if not math.isfinite(value) or value < 0:
+                raise StudyError(f"mismatch values must be finite floats >= 0, got {value}")
+        if self.episodes < 2:
+            raise StudyError(
+                f"evaluation.episodes must be >= 2 (for a standard error), got {self.episodes}"
+            )
+        if not self.seeds:
+            raise StudyError("seeds must list at least one seed")
+
+    def _check_labels(self) -> None:
+        if not self.name or any(c in self.name for c in "/\\ "):
+            raise StudyError(
+                f"name must be a non-empty word without '/', '\\' or spaces, got {self.name!r}"
+            )
+        for kind, labels in (
+            ("env", [e.label for e in self.envs]),
+            ("agent", [a.label for a in self.agents]),
+        ):
+            if not labels:
+                raise StudyError(f"a study needs at least one {kind}")
+            if len(set(labels)) != len(labels):
+                raise StudyError(f"{kind} labels must be unique, got {labels}; set `label`")
+        env_labels = {e.label for e in self.envs}
+        for agent in self.agents:
+            unknown = set(agent.envs or ()) - env_labels
+            if unknown:
+                raise StudyError(
+                    f"agent {agent.label!r}: envs {sorted(unknown)} are not in the study; "
+                    f"valid: {sorted(env_labels)}"
+                )
+
+    def trials(self) -> list[TrialKey]:
+        """Every trial of the study, in a fixed order."""
+        return [
+            TrialKey(env.label, mismatch, agent.label, budget, seed)
+            for env in self.envs
+            for agent in self.agents
+            if agent.envs is None or env.label in agent.envs
+            for mismatch in self.mismatch
+            for budget in agent.budgets or self.budgets
+            for seed in self.seeds
+        ]
+
+    def env(self, label: str) -> EnvSpec:
+        return next(e for e in self.envs if e.label == label)
+
+    def agent(self, label: str) -> AgentSpec:
+        return next(a for a in self.agents if a.label == label)
+
+    def quick_version(self) -> Study:
+        """The study with its ``[quick]`` overrides applied (for ``reproduce --quick``)."""
+        changes = _grid(self.quick, "quick")
+        return replace(self, **changes) if changes else self
+
+    def describe(self) -> str:
+        """A JSON summary for reports."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "envs": [e.label for e in self.envs],
+                "agents": [a.label for a in self.agents],
+                "mismatch": list(self.mismatch),
+                "budgets": [[b.steps, b.samples] for b in self.budgets],
+                "seeds": list(self.seeds),
+                "episodes": self.episodes,
+                "seed_offset": self.seed_offset,
+            }
+        )
+
+
+def _budgets(raw: Any, where: str) -> tuple[Budget, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise StudyError(f"{where} must be a non-empty list of tables like {{steps = 1000}}")
+    budgets = []
+    for index, table in enumerate(raw):
+        _check_keys(f"{where}[{index}]", table, BUDGET_KEYS)
+        try:
+            budgets.append(Budget(**table))
+        except ValueError as error:
+            raise StudyError(f"{where}[{index}]: {error}") from error
+    return tuple(budgets)
+
+
+def _numbers(raw: Any, where: str, kind: type) -> tuple:
+    if not isinstance(raw, list) or not raw or not all(isinstance(v, int | float) for v in raw):
+        raise StudyError(f"{where} must be a non-empty list of numbers, got {raw!r}")
+    return tuple(kind(v) for v in raw)
+
+
+def _grid(table: dict[str, Any], where: str) -> dict[str, Any]:
+    """The grid fields of a study (or of its ``[quick]`` table) as Study arguments."""
+    changes: dict[str, Any] = {}
+    if "seeds" in table:
+        changes["seeds"] = _numbers(table["seeds"], f"{where}.seeds", int)
+    if "mismatch" in table:
+        changes["mismatch"] = _numbers(table["mismatch"], f"{where}.mismatch", float)
+    if "budgets" in table:
+        changes["budgets"] = _budgets(table["budgets"], f"{where}.budgets")
+    if "episodes" in table:
+        changes["episodes"] = int(table["episodes"])
+    return changes
+
+
+def study_from_dict(raw: dict[str, Any]) -> Study:
+    """Validate a parsed study file and build the :class:`Study`."""
+    _check_keys("study", raw, STUDY_KEYS, required=("name", "envs", "agents"))
+    evaluation = raw.get("evaluation", {})
+    _check_keys("evaluation", evaluation, EVALUATION_KEYS)
+    quick = raw.get("quick", {})
+    _check_keys("quick", quick, QUICK_KEYS)
+    envs = []
+    for index, table in enumerate(raw["envs"]):
+        _check_keys(f"envs[{index}]", table, ENV_KEYS, required=("id",))
+        envs.append(EnvSpec(**{**table, "label": table.get("label", table["id"])}))
+    agents = []
+    for index, table in enumerate(raw["agents"]):
+        _check_keys(f"agents[{index}]", table, AGENT_KEYS, required=("class", "knowledge"))
+        fields = {key: value for key, value in table.items() if key != "class"}
+        if "envs" in fields:
+            fields["envs"] = tuple(fields["envs"])
+        if "budgets" in fields:
+            fields["budgets"] = _budgets(fields["budgets"], f"agents[{index}].budgets")
+        agents.append(AgentSpec(cls=table["class"], **fields))
+    grid = _grid(raw, "study")
+    if "episodes" in evaluation:
+        grid["episodes"] = int(evaluation["episodes"])
+    return Study(
+        name=raw["name"],
+        description=raw.get("description", ""),
+        envs=tuple(envs),
+        agents=tuple(agents),
+        seed_offset=int(evaluation.get("seed_offset", 1000)),
+        quick=quick,
+        **grid,
+    )
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study TOML file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise StudyError(f"no study file at {path}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise StudyError(f"{path} is not valid TOML: {error}") from error
+    return study_from_dict(raw)

@@ -1,0 +1,164 @@
+"""One trial: build the agent from its knowledge, fit within the counted budget, evaluate.
+
+A trial is a pure function of (study, trial key): the env's models come from its own seeds,
+fitting uses the trial seed, evaluation uses ``seed + seed_offset`` shared by every agent of
+the same (env, mismatch, seed), and torch runs single-threaded so that its reductions happen in
+one order. Rerunning a trial gives the same row apart from its timings, in any process, local
+or on Ray. A trial that raises becomes a ``failed`` row carrying the error; it never stops a
+study.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import platform
+import time
+import traceback
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import gymnasium as gym
+
+from mbdl_control.evaluation.agent_factory import build_agent, spectrum_of
+from mbdl_control.evaluation.budget import CountingEnv
+from mbdl_control.evaluation.evaluate import EvaluationResult, episode_length, evaluate
+from mbdl_control.evaluation.study import EnvSpec, Study, TrialKey
+
+#: the columns of a result row, in order
+COLUMNS = (
+    "trial",
+    "study",
+    "env",
+    "env_id",
+    "mismatch",
+    "agent",
+    "agent_class",
+    "family",
+    "knowledge",
+    "n_parameters",
+    "budget_steps",
+    "budget_samples",
+    "seed",
+    "eval_seed",
+    "episodes",
+    "mean_cost",
+    "std_error",
+    "oracle_cost",
+    "gap_to_oracle",
+    "gap_to_oracle_se",
+    "bound",
+    "gap_to_bound",
+    "steps_used",
+    "samples_used",
+    "metrics",
+    "fit_seconds",
+    "eval_seconds",
+    "versions",
+    "status",
+    "error",
+)
+#: columns that may differ between two runs of the same trial
+TIMING_COLUMNS = ("fit_seconds", "eval_seconds")
+PACKAGES = ("mbdl_control", "numpy", "scipy", "gymnasium", "cvxpy", "torch", "stable_baselines3")
+
+
+@functools.cache
+def versions() -> str:
+    """The versions a row was computed with (JSON)."""
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return json.dumps(found, sort_keys=True)
+
+
+def _make(env: EnvSpec, mismatch: float) -> gym.Env:
+    return gym.make(env.id, **env.make_kwargs(mismatch))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_oracle_result(env_id: str, kwargs: str, episodes: int, seed: int) -> EvaluationResult:
+    made = gym.make(env_id, **json.loads(kwargs))
+    oracle = made.unwrapped.oracle(episode_length(made))
+    return evaluate(oracle, made, episodes, seed, compare_to_oracle=False)
+
+
+def _oracle_result(env: EnvSpec, episodes: int, seed: int) -> EvaluationResult:
+    """The oracle's evaluation, cached per process: the oracle sees the truth, which no
+    mismatch changes, so one evaluation serves every agent and mismatch of an env."""
+    kwargs = json.dumps(env.make_kwargs(0.0), sort_keys=True)
+    return _cached_oracle_result(env.id, kwargs, episodes, seed)
+
+
+def empty_row(study: Study, key: TrialKey) -> dict[str, Any]:
+    spec = study.agent(key.agent)
+    row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    row.update(
+        trial=key.id,
+        study=study.name,
+        env=key.env,
+        env_id=study.env(key.env).id,
+        mismatch=key.mismatch,
+        agent=key.agent,
+        agent_class=spec.cls
+        if isinstance(spec.cls, str)
+        else f"{spec.cls.__module__}:{spec.cls.__qualname__}",
+        knowledge=spec.knowledge,
+        budget_steps=key.budget.steps,
+        budget_samples=key.budget.samples,
+        seed=key.seed,
+        eval_seed=key.seed + study.seed_offset,
+        episodes=study.episodes,
+        versions=versions(),
+        status="failed",
+        error="",
+    )
+    return row
+
+
+def run_trial(study: Study, key: TrialKey) -> dict[str, Any]:
+    """The result row of one trial (``status`` ``ok``, or ``failed`` with ``error``)."""
+    import torch
+
+    torch.set_num_threads(1)
+    row = empty_row(study, key)
+    try:
+        _fill(row, study, key)
+        row["status"] = "ok"
+    except Exception as error:  # a trial's failure is data, not a crash of the study
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        where = f" (at {last.filename.rpartition('/')[2]}:{last.lineno})"
+        row["error"] = " ".join(f"{type(error).__name__}: {error}{where}".split())
+    return row
+
+
+def _fill(row: dict[str, Any], study: Study, key: TrialKey) -> None:
+    env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
+    fit_env = CountingEnv(_make(env_spec, key.mismatch), key.budget)
+    agent = build_agent(agent_spec, fit_env, key.seed)
+    start = time.perf_counter()
+    if callable(getattr(agent, "fit", None)):
+        agent.fit(fit_env, key.budget, key.seed)
+    row["fit_seconds"] = time.perf_counter() - start
+    row["steps_used"], row["samples_used"] = fit_env.steps_used, fit_env.samples_used
+    spectrum = spectrum_of(agent, agent_spec)
+    row.update(family=spectrum.family, n_parameters=spectrum.n_parameters)
+    start = time.perf_counter()
+    oracle = _oracle_result(env_spec, study.episodes, row["eval_seed"])
+    result = evaluate(
+        agent, _make(env_spec, key.mismatch), study.episodes, row["eval_seed"], oracle_result=oracle
+    )
+    row["eval_seconds"] = time.perf_counter() - start
+    row.update(
+        mean_cost=result.mean_cost,
+        std_error=result.std_error,
+        oracle_cost=result.oracle_cost,
+        gap_to_oracle=result.gap_to_oracle,
+        gap_to_oracle_se=result.gap_to_oracle_se,
+        bound=result.bound,
+        gap_to_bound=result.gap_to_bound,
+        metrics=json.dumps(result.metrics, sort_keys=True),
+    )

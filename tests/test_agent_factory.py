@@ -1,0 +1,58 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from mbdl_control.agents import LQR
+from mbdl_control.evaluation.agent_factory import (
+    LinearStructure,
+    build_agent,
+    resolve_agent_class,
+    spectrum_of,
+)
+from mbdl_control.evaluation.study import AgentSpec, StudyError
+
+
+class Recorder:
+    """Keeps what the harness handed it."""
+
+    def __init__(self, *given, **kwargs):
+        self.given, self.kwargs = given, kwargs
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return np.zeros(2), None
+
+
+@pytest.fixture
+def env():
+    return gym.make("mbdl/BoxLQR-v0", mismatch=0.3)
+
+
+def test_agents_get_exactly_the_knowledge_they_declare(env):
+    true = build_agent(AgentSpec(LQR, "true"), env, seed=0)
+    nominal = build_agent(AgentSpec(LQR, "nominal"), env, seed=0)
+    assert true.model == env.unwrapped.true_model and true.spectrum.knowledge == "true"
+    assert nominal.model == env.unwrapped.nominal_model != env.unwrapped.true_model
+    structure = build_agent(AgentSpec(Recorder, "structure", family="dnn-aided"), env, seed=0)
+    (given,) = structure.given
+    assert isinstance(given, LinearStructure) and (given.n, given.m, given.p) == (8, 2, 0)
+    blind = build_agent(AgentSpec(Recorder, "none", {"width": 3}, family="deep-learning"), env, 0)
+    assert blind.given == (env.observation_space, env.action_space) and blind.kwargs == {"width": 3}
+    assert spectrum_of(blind, AgentSpec(Recorder, "none", family="deep-learning")).n_parameters == 0
+
+
+def test_factory_errors_name_the_problem(env):
+    with pytest.raises(StudyError, match="unknown agent class 'Kalman'; valid: \\['COCP'"):
+        resolve_agent_class("Kalman")
+    with pytest.raises(StudyError, match="cannot import agent class 'nowhere:Agent'"):
+        resolve_agent_class("nowhere:Agent")
+    with pytest.raises(StudyError, match="is not a class"):
+        resolve_agent_class("numpy:zeros")
+    with pytest.raises(StudyError, match="an SB3 algorithm uses no model"):
+        build_agent(AgentSpec("PPO", "nominal"), env, seed=0)
+    with pytest.raises(StudyError, match="the oracle's knowledge is 'true'"):
+        build_agent(AgentSpec("oracle", "nominal"), env, seed=0)
+    with pytest.raises(StudyError, match="give its `family`"):
+        spectrum_of(Recorder(), AgentSpec(Recorder, "none"))
+    unbounded = gym.make("mbdl/LinearQuadratic-v0")
+    with pytest.raises(StudyError, match=r"set kwargs\.action_bound"):
+        build_agent(AgentSpec("PPO", "none"), unbounded, seed=0)
