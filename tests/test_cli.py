@@ -76,10 +76,11 @@ def test_reproduce_runs_every_study_and_writes_reports(tmp_path):
 def test_run_and_report_exit_codes(tmp_path):
     study = tmp_path / "tiny.toml"
     study.write_text(TINY.replace('class = "LQR"', 'class = "LQG"'))  # LQG needs measurements
-    failed = runner.invoke(
-        app, ["run", str(study), "--results", str(tmp_path / "r.csv"), "--quiet"]
-    )
+    log = tmp_path / "study.log"
+    arguments = ["run", str(study), "--results", str(tmp_path / "r.csv"), "--log-file", str(log)]
+    failed = runner.invoke(app, [*arguments, "--quiet"])
     assert failed.exit_code == 1 and "2 failed" in failed.output
+    assert log.read_text().count("WARNING failed tiny|mismatch=") == 2
     study.write_text(TINY.replace("mismatch", "mismatches"))
     bad = runner.invoke(app, ["run", str(study)])
     assert bad.exit_code == 2 and "unknown key(s) ['mismatches']" in bad.output
