@@ -80,7 +80,7 @@ def test_run_and_report_exit_codes(tmp_path):
     arguments = ["run", str(study), "--results", str(tmp_path / "r.csv"), "--log-file", str(log)]
     failed = runner.invoke(app, [*arguments, "--quiet"])
     assert failed.exit_code == 1 and "2 failed" in failed.output
-    assert log.read_text().count("WARNING failed tiny|mismatch=") == 2
+    assert log.read_text().count("WARNING failed mbdl/LinearQuadratic-v0|mismatch=") == 2
     study.write_text(TINY.replace("mismatch", "mismatches"))
     bad = runner.invoke(app, ["run", str(study)])
     assert bad.exit_code == 2 and "unknown key(s) ['mismatches']" in bad.output
