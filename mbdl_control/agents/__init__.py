@@ -1,6 +1,7 @@
 """Agents across the spectrum; one sub-package per family (see ``SpectrumInfo.family``)."""
 
 from mbdl_control.agents.base import Agent, BaseAgent, Budget, FitReport, SpectrumInfo
+from mbdl_control.agents.learned_optimizer import LearnedCOCP, LearnedNoiseLQG
 from mbdl_control.agents.model_based import COCP, LQG, LQR, MPC, SaturatedLQR
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "BaseAgent",
     "Budget",
     "FitReport",
+    "LearnedCOCP",
+    "LearnedNoiseLQG",
     "SaturatedLQR",
     "SpectrumInfo",
 ]

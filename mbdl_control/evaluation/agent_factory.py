@@ -28,7 +28,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 
 from mbdl_control import agents as library_agents
 from mbdl_control.agents.base import Budget, FitReport, SpectrumInfo
-from mbdl_control.evaluation.evaluate import episode_length
+from mbdl_control.envs.episodes import episode_length
 from mbdl_control.evaluation.study import AgentSpec, StudyError
 from mbdl_control.models import LinearGaussianModel
 

@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from mbdl_control.agents.base import Agent, positive_int
+from mbdl_control.envs.episodes import episode_length
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,6 @@ def episode_seeds(seed: int, n_episodes: int) -> tuple[int, ...]:
     """The reset seed of each episode: common to every agent evaluated with ``seed``."""
     state = np.random.SeedSequence(seed).generate_state(n_episodes)
     return tuple(int(value) for value in state)
-
-
-def episode_length(env: gym.Env) -> int | None:
-    """Where ``env`` truncates: its (outermost) ``max_episode_steps``, else the env's own."""
-    if env.spec is not None and env.spec.max_episode_steps is not None:
-        return int(env.spec.max_episode_steps)
-    return getattr(env.unwrapped, "horizon", None)
 
 
 def standard_error(samples: np.ndarray) -> float:
@@ -146,4 +140,4 @@ def evaluate(
     )
 
 
-__all__ = ["EvaluationResult", "episode_length", "episode_seeds", "evaluate", "standard_error"]
+__all__ = ["EvaluationResult", "episode_seeds", "evaluate", "standard_error"]

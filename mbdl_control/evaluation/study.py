@@ -29,11 +29,13 @@ A study file (see ``experiments/``)::
     envs = ["box"]                         # optional: the env labels it runs on
     budgets = [{ steps = 0 }]              # optional: its own budgets (e.g. none for an
                                            # agent that learns nothing)
+    mismatch = [0.0]                       # optional: its own mismatch values
     family = "deep-learning"               # only for an agent without a `spectrum`
 
     [quick]                                # optional overrides for `reproduce --quick`
     episodes = 20
     seeds = [0]
+    agents = { "MPC H=10" = { horizon = 5 } }  # constructor arguments, by agent label
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ STUDY_KEYS = {
 EVALUATION_KEYS = {"episodes", "seed_offset"}
 BUDGET_KEYS = {"steps", "samples"}
 ENV_KEYS = {"id", "kwargs", "max_episode_steps", "label"}
-AGENT_KEYS = {"class", "knowledge", "kwargs", "label", "envs", "family", "budgets"}
-QUICK_KEYS = {"episodes", "seeds", "mismatch", "budgets"}
+AGENT_KEYS = {"class", "knowledge", "kwargs", "label", "envs", "family", "budgets", "mismatch"}
+QUICK_KEYS = {"episodes", "seeds", "mismatch", "budgets", "agents"}
 
 
 class StudyError(ValueError):
@@ -112,6 +114,7 @@ class AgentSpec:
     envs: tuple[str, ...] | None = None
     family: str | None = None
     budgets: tuple[Budget, ...] | None = None
+    mismatch: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.knowledge not in KNOWLEDGE:
@@ -164,7 +167,7 @@ class Study:
 
     def __post_init__(self) -> None:
         self._check_labels()
-        for value in self.mismatch:
+        for value in [*self.mismatch, *(v for a in self.agents for v in a.mismatch or ())]:
             if not math.isfinite(value) or value < 0:
                 raise StudyError(f"mismatch values must be finite floats >= 0, got {value}")
         if self.episodes < 2:
@@ -203,7 +206,7 @@ class Study:
             for env in self.envs
             for agent in self.agents
             if agent.envs is None or env.label in agent.envs
-            for mismatch in self.mismatch
+            for mismatch in agent.mismatch or self.mismatch
             for budget in agent.budgets or self.budgets
             for seed in self.seeds
         ]
@@ -217,7 +220,15 @@ class Study:
     def quick_version(self) -> Study:
         """The study with its ``[quick]`` overrides applied (for ``reproduce --quick``)."""
         changes = _grid(self.quick, "quick")
-        return replace(self, **changes) if changes else self
+        overrides = self.quick.get("agents", {})
+        unknown = set(overrides) - {a.label for a in self.agents}
+        if unknown:
+            raise StudyError(f"quick.agents: no agents labelled {sorted(unknown)} in the study")
+        agents = tuple(
+            replace(a, kwargs={**a.kwargs, **overrides[a.label]}) if a.label in overrides else a
+            for a in self.agents
+        )
+        return replace(self, agents=agents, **changes)
 
     def describe(self) -> str:
         """A JSON summary for reports."""
@@ -287,11 +298,13 @@ def study_from_dict(raw: dict[str, Any]) -> Study:
             fields["envs"] = tuple(fields["envs"])
         if "budgets" in fields:
             fields["budgets"] = _budgets(fields["budgets"], f"agents[{index}].budgets")
+        if "mismatch" in fields:
+            fields["mismatch"] = _numbers(fields["mismatch"], f"agents[{index}].mismatch", float)
         agents.append(AgentSpec(cls=table["class"], **fields))
     grid = _grid(raw, "study")
     if "episodes" in evaluation:
         grid["episodes"] = int(evaluation["episodes"])
-    return Study(
+    study = Study(
         name=raw["name"],
         description=raw.get("description", ""),
         envs=tuple(envs),
@@ -300,6 +313,8 @@ def study_from_dict(raw: dict[str, Any]) -> Study:
         quick=quick,
         **grid,
     )
+    study.quick_version()  # validates the [quick] overrides now rather than at reproduce time
+    return study
 
 
 def load_study(path: str | Path) -> Study:

@@ -20,9 +20,10 @@ from typing import Any
 
 import gymnasium as gym
 
+from mbdl_control.envs.episodes import episode_length
 from mbdl_control.evaluation.agent_factory import build_agent, spectrum_of
 from mbdl_control.evaluation.budget import CountingEnv
-from mbdl_control.evaluation.evaluate import EvaluationResult, episode_length, evaluate
+from mbdl_control.evaluation.evaluate import EvaluationResult, evaluate
 from mbdl_control.evaluation.study import EnvSpec, Study, TrialKey
 
 #: the columns of a result row, in order
@@ -51,6 +52,7 @@ COLUMNS = (
     "gap_to_bound",
     "steps_used",
     "samples_used",
+    "simulated_steps",
     "metrics",
     "fit_seconds",
     "eval_seconds",
@@ -140,10 +142,10 @@ def _fill(row: dict[str, Any], study: Study, key: TrialKey) -> None:
     fit_env = CountingEnv(_make(env_spec, key.mismatch), key.budget)
     agent = build_agent(agent_spec, fit_env, key.seed)
     start = time.perf_counter()
-    if callable(getattr(agent, "fit", None)):
-        agent.fit(fit_env, key.budget, key.seed)
+    report = agent.fit(fit_env, key.budget, key.seed) if hasattr(agent, "fit") else None
     row["fit_seconds"] = time.perf_counter() - start
     row["steps_used"], row["samples_used"] = fit_env.steps_used, fit_env.samples_used
+    row["simulated_steps"] = getattr(report, "simulated_steps", 0)
     spectrum = spectrum_of(agent, agent_spec)
     row.update(family=spectrum.family, n_parameters=spectrum.n_parameters)
     start = time.perf_counter()

@@ -35,7 +35,9 @@ def identify_linear_model(
     (λ ≥ 0) counts how many samples' worth of trust the prior gets.
     """
     n, m = prior.n, prior.m
-    states, inputs, next_states = (np.asarray(a, dtype=np.float64) for a in (states, inputs, next_states))
+    states, inputs, next_states = (
+        np.asarray(a, dtype=np.float64) for a in (states, inputs, next_states)
+    )
     count = len(states)
     if states.shape != (count, n) or inputs.shape != (count, m) or next_states.shape != (count, n):
         raise ValueError(

@@ -21,13 +21,11 @@ import numpy as np
 from mbdl_control.models.linear_gaussian import LinearGaussianModel
 
 
-def check_mismatch(mismatch: float) -> float:
+def check_mismatch(mismatch: float, name: str = "mismatch") -> float:
     """Return ``mismatch`` as a float, or raise ``ValueError`` unless it is finite and ≥ 0."""
     value = float(mismatch)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"mismatch must be a finite float >= 0 (0: nominal = true), got {mismatch}"
-        )
+        raise ValueError(f"{name} must be a finite float >= 0 (0: nominal = true), got {mismatch}")
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mbdl_control.agents import LQG
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.random_systems import published_random_model
+from mbdl_control.models import check_mismatch
 from mbdl_control.models.riccati import lqg_optimal_cost
 
 
@@ -41,7 +42,10 @@ class LQGEnv(LinearControlEnv):
 
     The nominal model holds ``Â``, ``B̂``, ``Ĉ``, each at relative Frobenius error exactly
     ``mismatch`` (``M̂ = M + ε‖M‖_F E/‖E‖_F``, ``E`` standard normal from ``mismatch_seed``).
-    Noise covariances, cost and the initial distribution are known exactly.
+    With ``noise_mismatch = η > 0`` the nominal noise statistics are wrong too:
+    ``Ŵ = W/(1+η)²`` and ``V̂ = V(1+η)²``, a designer who believes the process quieter and the
+    sensor noisier than they are (so a filter on the nominal model trusts its prediction too
+    much). Cost and the initial distribution are known exactly.
 
     ## Reward
 
@@ -68,8 +72,9 @@ class LQGEnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``p`` (2), ``noise_std``
     (0.5), ``measurement_std`` (1.0), ``x0_std`` (1.0), ``mismatch_seed`` (0),
-    ``render_mode`` (``None`` or ``"ansi"``). ``check_env`` warns that the observation
-    and action spaces are unbounded and not normalized: Gaussian measurements are unbounded,
+    ``noise_mismatch`` (0.0, ≥ 0), ``render_mode`` (``None`` or ``"ansi"``). ``check_env``
+    warns that the observation and action spaces are unbounded and not normalized: Gaussian
+    measurements are unbounded,
     and the LQG problem has no input bounds.
 
     >>> import gymnasium as gym, mbdl_control
@@ -96,6 +101,7 @@ class LQGEnv(LinearControlEnv):
         measurement_std: float = 1.0,
         x0_std: float = 1.0,
         mismatch_seed: int = 0,
+        noise_mismatch: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
         if int(p) != p or p < 1:
@@ -110,6 +116,9 @@ class LQGEnv(LinearControlEnv):
             x0_std=x0_std,
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
+        scale = (1.0 + check_mismatch(noise_mismatch, "noise_mismatch")) ** 2
+        nominal = self.nominal_model
+        self.nominal_model = nominal.replace(W=nominal.W / scale, V=nominal.V * scale)
 
     def oracle(self, horizon: int | None = None) -> LQG:
         return LQG(self.true_model, horizon=horizon or self.horizon, knowledge="true")

@@ -1,0 +1,269 @@
+r"""The convex-optimization control policy with its parameters learned through the convex problem.
+
+Agrawal, Barratt, Boyd, Stellato, "Learning Convex Optimization Control Policies", L4DC 2020:
+
+.. math::
+
+    \pi_{\theta,q}(x) = \operatorname*{argmin}_{u \in \mathcal U}\;
+        u^\top R u + \|\theta (A x + B u)\|_2^2 + q^\top (A x + B u),
+
+with ``θ`` and ``q`` tuned by stochastic gradient descent on the closed-loop cost of simulated
+episodes (:func:`closed_loop_cost`), differentiating the argmin with cvxpylayers (Agrawal,
+Amos, Barratt, Boyd, Diamond, Kolter, "Differentiable Convex Optimization Layers", NeurIPS
+2019). The problem is built once and is DPP; ``x``, ``θ`` and ``q`` are its parameters.
+
+Two ways to learn, both through ``fit(env, budget, seed)``:
+
+* ``learn_from="model"``: simulate the agent's own (nominal) model; no env step is used, and
+  the simulated steps are reported separately (``FitReport.simulated_steps``).
+* ``learn_from="system"``: the env's dynamics are not differentiable to the agent, so it
+  learns *identify-then-tune* (certainty equivalence; Mania, Tu & Recht, NeurIPS 2019): it
+  spends its step budget on whole episodes of the env under the saturated LQR of its model
+  plus Gaussian dither (``exploration`` × the input bound, or × 1 without bounds), fits
+  ``A``, ``B`` and ``W`` by least squares shrunk toward its model
+  (:func:`identify_linear_model`), then tunes ``θ`` and ``q`` in the identified model and acts
+  with it. The identified matrices count as learned parameters.
+
+Training follows the published schedule: SGD at ``learning_rate``, then
+``learning_rate_after`` once ``drop_after`` iterations are done; iteration ``k`` draws its
+episodes from a torch generator seeded with ``(seed, k)``, so the same seed gives the same
+curve. A step whose solve fails or whose loss is not finite is skipped and counted; it never
+corrupts the parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import torch
+from cvxpylayers.torch import CvxpyLayer
+from rich.progress import Progress
+
+from mbdl_control.agents.base import BaseAgent, Budget, FitReport, positive_int
+from mbdl_control.agents.learned_optimizer.closed_loop import TorchModel, closed_loop_cost
+from mbdl_control.agents.model_based.cocp import COCP
+from mbdl_control.envs.episodes import episode_length
+from mbdl_control.models import LinearGaussianModel, saturate, symmetric_sqrt
+from mbdl_control.models.identification import identify_linear_model
+from mbdl_control.models.riccati import lqr_steady_state
+
+LEARN_FROM = ("model", "system")
+INITS = ("riccati", "identity")
+#: SCS settings of the published code (diffcp's default backend)
+PUBLISHED_SOLVER_ARGS = {
+    "eps_abs": 1e-8,
+    "eps_rel": 1e-8,
+    "max_iters": 10_000,
+    "acceleration_lookback": 0,
+}
+
+
+def convex_policy_layer(model: LinearGaussianModel) -> CvxpyLayer:
+    """The policy's problem as a differentiable layer ``(x, θ, q) ↦ u`` (DPP, built once)."""
+    n, m = model.n, model.m
+    x, theta, q = cp.Parameter(n), cp.Parameter((n, n)), cp.Parameter(n)
+    u, x_next = cp.Variable(m), cp.Variable(n)
+    objective = (
+        cp.sum_squares(symmetric_sqrt(model.R) @ u) + cp.sum_squares(theta @ x_next) + q @ x_next
+    )
+    constraints = [x_next == model.A @ x + model.B @ u]
+    if model.u_max is not None:
+        constraints.append(cp.abs(u) <= model.u_max)
+    problem = cp.Problem(cp.Minimize(objective), constraints)
+    if not problem.is_dpp():  # pragma: no cover - guarded by construction
+        raise ValueError("the convex policy problem must be DPP")
+    return CvxpyLayer(problem, parameters=[x, theta, q], variables=[u])
+
+
+class LearnedCOCP(BaseAgent):
+    """The convex policy with ``θ`` and ``q`` learned in a model or from the system."""
+
+    family = "learned-optimizer"
+
+    def __init__(
+        self,
+        model: LinearGaussianModel,
+        learn_from: str = "model",
+        iterations: int = 100,
+        batch_size: int = 6,
+        horizon: int | None = None,
+        learning_rate: float = 0.1,
+        drop_after: int | None = 50,
+        learning_rate_after: float = 0.01,
+        init: str = "riccati",
+        learn_q: bool = True,
+        exploration: float = 0.5,
+        prior_weight: float = 1.0,
+        solver_args: dict[str, Any] | None = None,
+        progress: bool = False,
+        knowledge: str = "nominal",
+    ) -> None:
+        super().__init__(knowledge)
+        if learn_from not in LEARN_FROM:
+            raise ValueError(f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        for name, value in (
+            ("learning_rate", learning_rate),
+            ("learning_rate_after", learning_rate_after),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        self.model = model
+        self.learn_from = learn_from
+        self.iterations = positive_int("iterations", iterations)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.horizon = None if horizon is None else positive_int("horizon", horizon)
+        self.learning_rate, self.learning_rate_after = learning_rate, learning_rate_after
+        self.drop_after = drop_after
+        self.init = init
+        self.learn_q = bool(learn_q)
+        self.exploration = exploration
+        self.prior_weight = prior_weight
+        self.solver_args = dict(PUBLISHED_SOLVER_ARGS if solver_args is None else solver_args)
+        self.progress = progress
+        self.skipped_steps = 0
+        self.last_skip_reason = ""
+        self._identified: LinearGaussianModel | None = None
+        self._policy = COCP(model, theta=self._initial_theta(model), knowledge=knowledge)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        names = (
+            "model learn_from iterations batch_size horizon learning_rate drop_after "
+            "learning_rate_after init learn_q exploration prior_weight solver_args progress "
+            "knowledge"
+        )
+        return {name: getattr(self, name) for name in names.split()}
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self._policy.theta
+
+    @property
+    def q(self) -> np.ndarray:
+        return self._policy.q
+
+    @property
+    def policy_model(self) -> LinearGaussianModel:
+        """The model inside the policy's argmin: the agent's own, or the identified one."""
+        return self._identified or self.model
+
+    def _initial_theta(self, model: LinearGaussianModel) -> np.ndarray:
+        if self.init == "identity":
+            return np.eye(model.n)
+        return symmetric_sqrt(lqr_steady_state(model)[1])
+
+    def learned_parameters(self) -> dict[str, np.ndarray]:
+        parameters = {"theta": self.theta, "q": self.q}
+        if self._identified is not None:
+            identified = self._identified
+            parameters.update(A=identified.A, B=identified.B, W=identified.W)
+        return parameters
+
+    def set_learned_parameters(self, parameters: dict[str, np.ndarray]) -> None:
+        if "A" in parameters:
+            self._identified = self.model.replace(
+                A=parameters["A"], B=parameters["B"], W=parameters["W"]
+            )
+        self._policy = COCP(
+            self.policy_model, parameters["theta"], parameters["q"], knowledge=self.knowledge
+        )
+
+    def diagnostics(self) -> dict[str, float]:
+        return {**self._policy.diagnostics(), "skipped_training_steps": self.skipped_steps}
+
+    def _act(self, observations: np.ndarray, state: Any, episode_start: np.ndarray):
+        return self._policy.predict(observations)[0], None
+
+    def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
+        """Tune ``θ`` and ``q`` (see the module docstring); returns the loss per iteration."""
+        start = time.perf_counter()
+        seed = 0 if seed is None else int(seed)
+        budget = budget or Budget()
+        horizon = self.horizon or episode_length(env) or 100
+        steps = 0
+        training_model = self.model
+        if self.learn_from == "system":
+            transitions = self._explore(env, budget, horizon, seed)
+            steps = len(transitions[0])
+            training_model = identify_linear_model(
+                self.model, *transitions, prior_weight=self.prior_weight
+            )
+            self._identified = training_model
+        curve = self._train(training_model, horizon, seed)
+        return FitReport(
+            steps=steps,
+            simulated_steps=self.iterations * self.batch_size * horizon,
+            wall_time=time.perf_counter() - start,
+            curve=tuple(curve),
+        )
+
+    def _explore(self, env: Any, budget: Budget, horizon: int, seed: int):
+        """Whole episodes of the env within the step budget: ``(x_t, u_t, x_{t+1})``."""
+        episodes = budget.steps // horizon
+        if episodes < 1:
+            raise ValueError(
+                f"learning from the system needs a budget of at least one episode ({horizon} "
+                f"steps), got {budget.steps}"
+            )
+        gain, _ = lqr_steady_state(self.model)
+        scale = self.exploration * (1.0 if self.model.u_max is None else self.model.u_max)
+        rng = np.random.default_rng(seed)
+        states, inputs, next_states = [], [], []
+        for episode in range(episodes):
+            x, _ = env.reset(seed=seed * 100_003 + episode)
+            done = False
+            while not done:
+                u = saturate(self.model, -gain @ x + scale * rng.standard_normal(self.model.m))
+                x_next, _, terminated, truncated, info = env.step(u)
+                states.append(x)
+                inputs.append(info.get("applied_action", u))
+                next_states.append(x_next)
+                x, done = x_next, terminated or truncated
+        return np.array(states), np.array(inputs), np.array(next_states)
+
+    def _train(self, training_model: LinearGaussianModel, horizon: int, seed: int) -> list[float]:
+        layer = convex_policy_layer(training_model)
+        simulator = TorchModel.of(training_model)
+        theta = torch.tensor(self._initial_theta(training_model), requires_grad=True)
+        q = torch.zeros(training_model.n, dtype=torch.float64, requires_grad=self.learn_q)
+        optimizer = torch.optim.SGD([theta, q] if self.learn_q else [theta], lr=self.learning_rate)
+
+        def policy(x: torch.Tensor) -> torch.Tensor:
+            return layer(x, theta, q, solver_args=self.solver_args)[0]
+
+        curve = []
+        with Progress(disable=not self.progress, transient=True) as progress:
+            task = progress.add_task("training the convex policy", total=self.iterations)
+            for iteration in range(self.iterations):
+                if self.drop_after is not None and iteration == self.drop_after + 1:
+                    optimizer.param_groups[0]["lr"] = self.learning_rate_after
+                generator = torch.Generator().manual_seed(seed * 100_003 + iteration + 1)
+                curve.append(self._sgd_step(policy, simulator, horizon, generator, optimizer))
+                progress.update(task, advance=1, description=f"loss {curve[-1]:.3f}")
+        self._policy = COCP(
+            training_model,
+            theta.detach().numpy().copy(),
+            q.detach().numpy().copy(),
+            knowledge=self.knowledge,
+        )
+        return curve
+
+    def _sgd_step(self, policy, simulator, horizon, generator, optimizer) -> float:
+        optimizer.zero_grad()
+        try:
+            loss = closed_loop_cost(policy, simulator, self.batch_size, horizon, generator)
+        except Exception as error:  # a failed solve inside the layer: skip the step
+            self.skipped_steps += 1
+            self.last_skip_reason = f"{type(error).__name__}: {error}"
+            return float("nan")
+        if not torch.isfinite(loss):
+            self.skipped_steps += 1
+            return float("nan")
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
