@@ -27,7 +27,8 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from mbdl_control import agents as library_agents
-from mbdl_control.agents.base import Budget, FitReport, SpectrumInfo
+from mbdl_control.agents.base import SpectrumInfo
+from mbdl_control.agents.deep_learning import SB3Agent
 from mbdl_control.envs.episodes import episode_length
 from mbdl_control.evaluation.study import AgentSpec, StudyError
 from mbdl_control.models import LinearGaussianModel
@@ -73,30 +74,6 @@ def resolve_agent_class(name: str | type) -> type:
         f"unknown agent class {name!r}; valid: {valid}, 'oracle', SB3 {list(SB3_ALGORITHMS)}, "
         "or an import path 'package.module:Class'"
     )
-
-
-class SB3Agent:
-    """A stable-baselines3 algorithm in the harness: ``fit`` learns for the budget's steps
-    (rounded down to whole rollouts, so the counted budget is never exceeded)."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    @property
-    def spectrum(self) -> SpectrumInfo:
-        count = sum(p.numel() for p in self.model.policy.parameters() if p.requires_grad)
-        return SpectrumInfo("deep-learning", "none", int(count))
-
-    def fit(self, env: gym.Env, budget: Budget | None = None, seed: int | None = None) -> FitReport:
-        steps = 0 if budget is None else budget.steps
-        rollout = int(getattr(self.model, "n_steps", 1)) * self.model.n_envs
-        steps -= steps % rollout
-        if steps > 0:
-            self.model.learn(total_timesteps=steps)
-        return FitReport(steps=steps)
-
-    def predict(self, observation, state=None, episode_start=None, deterministic=True):
-        return self.model.predict(observation, state, episode_start, deterministic)
 
 
 class _DeclaredActionBounds(gym.ActionWrapper):
@@ -172,7 +149,6 @@ def spectrum_of(agent: Any, spec: AgentSpec) -> SpectrumInfo:
 
 __all__ = [
     "LinearStructure",
-    "SB3Agent",
     "build_agent",
     "resolve_agent_class",
     "spectrum_of",
