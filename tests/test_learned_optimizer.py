@@ -157,7 +157,7 @@ def test_torch_filter_matches_a_scalar_kalman_filter_by_hand():
     np.testing.assert_allclose(estimates[0, :, 0].numpy(), expected, atol=1e-12)
 
 
-def test_learned_noise_filter_approaches_the_true_covariances():
+def test_learned_noise_filter_approaches_the_true_covariances(tmp_path):
     env = gym.make("mbdl/LQG-v0", noise_mismatch=2.0)
     base = env.unwrapped
     agent = LearnedNoiseLQG(base.nominal_model, iterations=150)
@@ -177,6 +177,13 @@ def test_learned_noise_filter_approaches_the_true_covariances():
     gain = nominal.episode_costs - learned.episode_costs
     assert gain.mean() > 3 * gain.std(ddof=1) / np.sqrt(len(gain))
     assert agent.spectrum.n_parameters == 10 + 3
+    agent.save(tmp_path / "agent.pkl")
+    loaded = BaseAgent.load(tmp_path / "agent.pkl")
+    np.testing.assert_allclose(loaded.filter.W, agent.filter.W)
+    y = np.array([[0.5, -1.0]])
+    np.testing.assert_allclose(loaded.predict(y)[0], agent.predict(y)[0])
+    with pytest.raises(ValueError, match="at least one episode"):
+        LearnedNoiseLQG(base.nominal_model).fit(env, Budget(steps=50))
 
 
 def test_learned_agents_run_in_a_study():
