@@ -73,7 +73,7 @@ class ResultStore:
         self._write(self._line(row.get(column) for column in self.columns))
 
     def read(self) -> pd.DataFrame:
-        """The latest row of every trial, in the order trials first finished."""
+        """The latest row of every trial, in the file order of those latest rows."""
         frame = pd.read_csv(self.path, keep_default_na=False, na_values=[""])
         return frame.drop_duplicates("trial", keep="last").reset_index(drop=True)
 
