@@ -1,9 +1,15 @@
+import importlib
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from mbdl_control.agents import LQR
+from mbdl_control.agents import LQG, LQR, Budget, SaturatedLQR
 from mbdl_control.evaluation import episode_seeds, evaluate
+from mbdl_control.evaluation.budget import CountingEnv
+from mbdl_control.evaluation.evaluate import batched_env
+
+evaluate_module = importlib.import_module("mbdl_control.evaluation.evaluate")  # not the function
 
 
 def test_common_random_numbers_make_paired_gaps_precise():
@@ -46,3 +52,42 @@ def test_shortened_episodes_get_their_own_oracle_and_bound(env_id):
     assert result.oracle_cost > result.bound - 3 * result.std_error
     if env_id != "mbdl/BoxLQR-v0":  # the LQ bounds are attained by the oracle
         assert abs(result.oracle_cost - result.bound) < 4 * result.std_error
+
+
+@pytest.mark.parametrize(
+    ("env_id", "make_agent"),
+    [
+        ("mbdl/LinearQuadratic-v0", lambda model: LQR(model, horizon=100)),
+        ("mbdl/LQG-v0", lambda model: LQG(model, horizon=100)),
+        ("mbdl/BoxLQR-v0", lambda model: SaturatedLQR(model)),
+    ],
+)
+def test_batched_evaluation_equals_episode_by_episode(env_id, make_agent, monkeypatch):
+    monkeypatch.setattr(evaluate_module, "MAX_BATCH", 7)  # 20 episodes: batches of 7, 7, 6
+    env = gym.make(env_id, mismatch=0.2)
+    agent = make_agent(env.unwrapped.nominal_model)
+    batched = evaluate(agent, env, 20, seed=3, batched=True)
+    one_by_one = evaluate(agent, env, 20, seed=3, batched=False)
+    np.testing.assert_allclose(batched.episode_costs, one_by_one.episode_costs, rtol=1e-12)
+    assert batched.gap_to_oracle == pytest.approx(one_by_one.gap_to_oracle, rel=1e-9)
+    assert batched.metrics == pytest.approx(one_by_one.metrics, rel=1e-12)
+
+
+def test_batched_evaluation_only_where_it_is_the_same_env_and_agent():
+    env = gym.make("mbdl/LinearQuadratic-v0")
+    agent = LQR(env.unwrapped.nominal_model)
+    assert batched_env(env, 2) is not None
+    assert batched_env(gym.wrappers.ClipReward(env, -1.0, 1.0), 2) is None
+    assert batched_env(CountingEnv(env, Budget(steps=10)), 2) is None
+    with pytest.raises(ValueError, match="no batched version"):
+        evaluate(agent, CountingEnv(env, Budget(steps=10**6)), 2, batched=True)
+
+    class OneAtATime(LQR):
+        acts_on_batches = False
+
+    with pytest.raises(ValueError, match="OneAtATime does not act on batches"):
+        evaluate(OneAtATime(env.unwrapped.nominal_model), env, 2, batched=True)
+    fallback = evaluate(OneAtATime(env.unwrapped.nominal_model), env, 3, seed=1)
+    np.testing.assert_allclose(
+        fallback.episode_costs, evaluate(agent, env, 3, seed=1).episode_costs
+    )

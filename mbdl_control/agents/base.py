@@ -81,6 +81,8 @@ class BaseAgent(ABC):
     """Bookkeeping shared by every agent of this library."""
 
     family: ClassVar[str]
+    #: ``_act`` takes a batch of independent episodes, so ``evaluate`` may run them at once
+    acts_on_batches: ClassVar[bool] = True
 
     def __init__(self, knowledge: str = "nominal") -> None:
         if knowledge not in KNOWLEDGE:

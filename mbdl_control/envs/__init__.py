@@ -2,19 +2,29 @@
 
 import gymnasium as gym
 
-#: every env id this package registers, with its entry point and episode length
+#: every env id this package registers: its entry point (a class in ``mbdl_control.envs``),
+#: its batched ``vector_entry_point`` (or ``None``) and its episode length
 ENV_SPECS = {
-    "mbdl/LinearQuadratic-v0": ("mbdl_control.envs.control:LinearQuadraticEnv", 100),
-    "mbdl/BoxLQR-v0": ("mbdl_control.envs.control:BoxLQREnv", 100),
-    "mbdl/LQG-v0": ("mbdl_control.envs.control:LQGEnv", 100),
+    "mbdl/LinearQuadratic-v0": (
+        "control:LinearQuadraticEnv",
+        "control:LinearQuadraticVectorEnv",
+        100,
+    ),
+    "mbdl/BoxLQR-v0": ("control:BoxLQREnv", "control:BoxLQRVectorEnv", 100),
+    "mbdl/LQG-v0": ("control:LQGEnv", "control:LQGVectorEnv", 100),
 }
 
 
 def register_envs() -> None:
     """Register every env of ``ENV_SPECS`` (idempotent)."""
-    for env_id, (entry_point, max_episode_steps) in ENV_SPECS.items():
+    for env_id, (entry_point, vector_entry_point, max_episode_steps) in ENV_SPECS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps)
+            gym.register(
+                id=env_id,
+                entry_point=f"mbdl_control.envs.{entry_point}",
+                vector_entry_point=vector_entry_point and f"mbdl_control.envs.{vector_entry_point}",
+                max_episode_steps=max_episode_steps,
+            )
 
 
 register_envs()

@@ -5,6 +5,12 @@ same noise whatever the actions, so every agent evaluated with the same ``seed``
 initial states and disturbances. The difference of two agents' episode costs is then a paired
 sample: its standard error is far smaller than that of either mean, which is what lets a few
 episodes rank agents whose costs differ by little.
+
+Where the env has a native batched version (its id's ``vector_entry_point``) and the agent acts
+on batches (``acts_on_batches``: every :class:`~mbdl_control.agents.base.BaseAgent`, SB3
+models), up to :data:`MAX_BATCH` episodes run at once as the rows of one batched env, env ``i``
+seeded with episode ``i``'s seed: the same episodes, so the same results (to floating-point
+rounding of the batched matrix products), many times faster.
 """
 
 from __future__ import annotations
@@ -17,6 +23,11 @@ import numpy as np
 
 from mbdl_control.agents.base import Agent, positive_int
 from mbdl_control.envs.episodes import episode_length
+
+#: the most episodes evaluated at once in one batched env
+MAX_BATCH = 1024
+#: wrappers ``gym.make`` adds that change nothing the batched env would do differently
+_NEUTRAL_WRAPPERS = ("TimeLimit", "OrderEnforcing", "PassiveEnvChecker")
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,81 @@ def _run_episode(agent: Agent, env: gym.Env, seed: int, metric_keys: tuple[str, 
     return total / steps, {key: value / steps for key, value in metric_totals.items()}
 
 
+def batched_env(env: gym.Env, num_envs: int) -> gym.vector.VectorEnv | None:
+    """``num_envs`` copies of ``env`` as its id's native batched env, or ``None`` where that
+    would not be the same env: no ``vector_entry_point``, or wrappers beyond ``gym.make``'s."""
+    spec = env.spec
+    if spec is None or getattr(gym.registry.get(spec.id), "vector_entry_point", None) is None:
+        return None
+    layer = env
+    while isinstance(layer, gym.Wrapper):
+        if type(layer).__name__ not in _NEUTRAL_WRAPPERS:
+            return None
+        layer = layer.env
+    kwargs = {key: value for key, value in spec.kwargs.items() if key != "render_mode"}
+    vector = gym.make_vec(
+        spec.id,
+        num_envs,
+        vectorization_mode="vector_entry_point",
+        max_episode_steps=episode_length(env),
+        **kwargs,
+    )
+    base = env.unwrapped
+    same = all(
+        getattr(vector.unwrapped, name) == getattr(base, name)
+        for name in ("true_model", "nominal_model")
+    )
+    return vector if same else None
+
+
+def _run_batch(agent: Agent, envs: gym.vector.VectorEnv, seeds, metric_keys: tuple[str, ...]):
+    """Episode costs and metrics (per-step averages) of one episode per row of ``envs``."""
+    observations, _ = envs.reset(seed=list(seeds))
+    rows = len(seeds)
+    totals, steps = np.zeros(rows), np.zeros(rows)
+    metric_totals = {key: np.zeros(rows) for key in metric_keys}
+    running, state, start = np.ones(rows, dtype=bool), None, np.ones(rows, dtype=bool)
+    while running.any():
+        actions, state = agent.predict(
+            observations, state=state, episode_start=start, deterministic=True
+        )
+        observations, _, terminated, truncated, info = envs.step(actions)
+        totals[running] += info["cost"][running]
+        for key in metric_keys:
+            metric_totals[key][running] += info[key][running]
+        steps[running] += 1
+        start = np.zeros(rows, dtype=bool)
+        running &= ~(terminated | truncated)
+    return totals / steps, {key: value / steps for key, value in metric_totals.items()}
+
+
+def _run_episodes(agent: Agent, env: gym.Env, seeds, metric_keys, batched: bool | None):
+    """Episode costs ``(n,)`` and per-episode metrics ``{key: (n,)}``, batched if possible."""
+    can_batch = bool(getattr(agent, "acts_on_batches", False))
+    envs = None
+    if batched is not False and can_batch:
+        envs = batched_env(env, min(len(seeds), MAX_BATCH))
+    if batched and envs is None:
+        why = (
+            f"{type(agent).__name__} does not act on batches (acts_on_batches is false)"
+            if not can_batch
+            else "the env has no batched version (vector_entry_point) or has extra wrappers"
+        )
+        raise ValueError(f"batched=True but {why}; batched=None falls back to episode by episode")
+    if envs is None:
+        runs = [_run_episode(agent, env, episode_seed, metric_keys) for episode_seed in seeds]
+        costs = np.array([cost for cost, _ in runs])
+        return costs, {key: np.array([m[key] for _, m in runs]) for key in metric_keys}
+    parts = []
+    for first in range(0, len(seeds), MAX_BATCH):
+        chunk = seeds[first : first + MAX_BATCH]
+        if len(chunk) != envs.num_envs:
+            envs = batched_env(env, len(chunk))
+        parts.append(_run_batch(agent, envs, chunk, metric_keys))
+    costs = np.concatenate([cost for cost, _ in parts])
+    return costs, {key: np.concatenate([m[key] for _, m in parts]) for key in metric_keys}
+
+
 def evaluate(
     agent: Agent,
     env: gym.Env | str,
@@ -85,13 +171,15 @@ def evaluate(
     *,
     compare_to_oracle: bool = True,
     oracle_result: EvaluationResult | None = None,
+    batched: bool | None = None,
 ) -> EvaluationResult:
     """Mean cost per step of ``agent`` over ``n_episodes`` seeded episodes of ``env``.
 
     ``env`` is an env (its time limit ends the episodes) or a registered id. With
     ``compare_to_oracle`` the env's oracle is evaluated on the same seeds (or ``oracle_result``
     of an earlier call with the same ``seed`` and ``n_episodes`` is reused) and the paired gap
-    reported.
+    reported. ``batched``: ``None`` runs a batch where possible (module docstring), ``True``
+    insists (``ValueError`` where it cannot), ``False`` runs episode by episode.
     """
     n_episodes = positive_int("n_episodes", n_episodes)
     if not callable(getattr(agent, "predict", None)):
@@ -101,12 +189,8 @@ def evaluate(
     base = env.unwrapped
     seeds = episode_seeds(seed, n_episodes)
     metric_keys = tuple(getattr(base, "task_metrics", ()))
-    costs = np.empty(n_episodes)
-    metric_sums = dict.fromkeys(metric_keys, 0.0)
-    for index, episode_seed in enumerate(seeds):
-        costs[index], episode_metrics = _run_episode(agent, env, episode_seed, metric_keys)
-        for key, value in episode_metrics.items():
-            metric_sums[key] += value / n_episodes
+    costs, episode_metrics = _run_episodes(agent, env, seeds, metric_keys, batched)
+    metric_sums = {key: float(np.mean(values)) for key, values in episode_metrics.items()}
     diagnostics = getattr(agent, "diagnostics", None)
     metrics = {**metric_sums, **(diagnostics() if callable(diagnostics) else {})}
     mean_cost = float(np.mean(costs))
@@ -125,7 +209,9 @@ def evaluate(
         return result
     if oracle_result is None:
         oracle = base.oracle(horizon)
-        oracle_result = evaluate(oracle, env, n_episodes, seed, compare_to_oracle=False)
+        oracle_result = evaluate(
+            oracle, env, n_episodes, seed, compare_to_oracle=False, batched=batched
+        )
     if oracle_result.episode_seeds != seeds:
         raise ValueError(
             "oracle_result was evaluated on other episodes; evaluate it with the same "
@@ -140,4 +226,11 @@ def evaluate(
     )
 
 
-__all__ = ["EvaluationResult", "episode_seeds", "evaluate", "standard_error"]
+__all__ = [
+    "MAX_BATCH",
+    "EvaluationResult",
+    "batched_env",
+    "episode_seeds",
+    "evaluate",
+    "standard_error",
+]

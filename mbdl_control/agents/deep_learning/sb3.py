@@ -13,6 +13,9 @@ class SB3Agent:
     """A stable-baselines3 algorithm in the harness: ``fit`` learns for the budget's steps
     (rounded down to whole rollouts, so the counted budget is never exceeded)."""
 
+    #: SB3's ``predict`` takes a batch of observations (one per env of a vector env)
+    acts_on_batches = True
+
     def __init__(self, model: Any) -> None:
         self.model = model
 

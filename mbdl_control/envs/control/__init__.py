@@ -1,8 +1,18 @@
-"""Stochastic control envs with linear-Gaussian dynamics."""
+"""Stochastic control envs with linear-Gaussian dynamics, single and batched."""
 
-from mbdl_control.envs.control.box_lqr import BoxLQREnv
+from mbdl_control.envs.control.box_lqr import BoxLQREnv, BoxLQRVectorEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.linear_quadratic import LinearQuadraticEnv
-from mbdl_control.envs.control.lqg import LQGEnv
+from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
+from mbdl_control.envs.control.linear_quadratic import LinearQuadraticEnv, LinearQuadraticVectorEnv
+from mbdl_control.envs.control.lqg import LQGEnv, LQGVectorEnv
 
-__all__ = ["BoxLQREnv", "LQGEnv", "LinearControlEnv", "LinearQuadraticEnv"]
+__all__ = [
+    "BoxLQREnv",
+    "BoxLQRVectorEnv",
+    "LQGEnv",
+    "LQGVectorEnv",
+    "LinearControlEnv",
+    "LinearControlVectorEnv",
+    "LinearQuadraticEnv",
+    "LinearQuadraticVectorEnv",
+]

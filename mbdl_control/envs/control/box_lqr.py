@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mbdl_control.agents import COCP
 from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models import symmetric_sqrt
 from mbdl_control.models.bounds import finite_horizon_bound, stationary_bound
@@ -113,3 +114,9 @@ class BoxLQREnv(LinearControlEnv):
 
     def _compute_bound(self, horizon: int) -> float:
         return finite_horizon_bound(self.true_model, horizon).value
+
+
+class BoxLQRVectorEnv(LinearControlVectorEnv):
+    """``mbdl/BoxLQR-v0`` batched, built by ``gym.make_vec("mbdl/BoxLQR-v0", num_envs)``."""
+
+    single_env_class = BoxLQREnv

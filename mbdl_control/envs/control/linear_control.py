@@ -1,10 +1,12 @@
 """The shared machinery of the linear-Gaussian control envs (the docstrings live in the envs).
 
 A subclass supplies the true :class:`LinearGaussianModel`, the fields its ``mismatch`` perturbs,
-``oracle()`` and ``performance_bound()``. This base holds the step: validate the action, clip
-it to the physical bounds, pay ``xᵀQx + uᵀRu``, move by :func:`linear_step`, and observe the
-state (or ``Cx + v``). Every step draws the same noise variables whatever the action, so two
-agents run with the same episode seed see identical disturbances (common random numbers).
+``oracle()`` and ``performance_bound()``. This base validates actions and keeps the episode;
+the dynamics (clip the input to the physical bounds, pay ``xᵀQx + uᵀRu``, move, observe the
+state or ``Cx + v``) are :class:`LinearGaussianDynamics`, shared with the batched envs
+(:mod:`mbdl_control.envs.control.linear_control_vector`). Every call draws the same noise
+variables whatever the action, so two agents run with the same episode seed see identical
+disturbances (common random numbers).
 """
 
 from __future__ import annotations
@@ -16,16 +18,8 @@ import gymnasium as gym
 import numpy as np
 
 from mbdl_control.agents.base import BaseAgent
-from mbdl_control.models import (
-    LinearGaussianModel,
-    check_mismatch,
-    linear_step,
-    perturb,
-    quadratic_cost,
-    relative_errors,
-    saturate,
-    symmetric_sqrt,
-)
+from mbdl_control.envs.control.linear_dynamics import LinearGaussianDynamics
+from mbdl_control.models import LinearGaussianModel, check_mismatch, perturb, relative_errors
 from mbdl_control.models.riccati import lqr_steady_state
 
 
@@ -67,9 +61,7 @@ class LinearControlEnv(gym.Env):
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float64)
         bound = np.full(model.m, np.inf) if model.u_max is None else model.u_max
         self.action_space = gym.spaces.Box(-bound, bound, (model.m,), np.float64)
-        self._process_factor = symmetric_sqrt(model.W)
-        self._initial_factor = symmetric_sqrt(model.x0_cov)
-        self._measurement_factor = None if model.V is None else symmetric_sqrt(model.V)
+        self.dynamics = LinearGaussianDynamics.of(model)
         self._state: np.ndarray | None = None
         self._last_cost = 0.0
         self._bound_cache: dict[int, float | None] = {}
@@ -85,20 +77,16 @@ class LinearControlEnv(gym.Env):
             return int(registered.max_episode_steps)
         return self.default_horizon
 
-    def _observe(self) -> np.ndarray:
-        if self._measurement_factor is None:
-            return self._state.copy()
-        noise = self._measurement_factor @ self.np_random.standard_normal(self.true_model.p)
-        return self.true_model.C @ self._state + noise
-
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        z = self.np_random.standard_normal(self.true_model.n)
-        self._state = self.true_model.x0_mean + self._initial_factor @ z
+        self._state, observation = self.dynamics.reset(self._draw())
         self._last_cost = 0.0
-        return self._observe(), {"state": self._state.copy()}
+        return observation, {"state": self._state.copy()}
+
+    def _draw(self) -> np.ndarray:
+        return self.np_random.standard_normal(self.dynamics.draws)
 
     def _check_action(self, action: Any) -> np.ndarray:
         u = np.asarray(action, dtype=np.float64)
@@ -114,19 +102,17 @@ class LinearControlEnv(gym.Env):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         requested = self._check_action(action)
-        u = saturate(self.true_model, requested)
-        x = self._state
-        cost = float(quadratic_cost(self.true_model, x, u))
-        w = self._process_factor @ self.np_random.standard_normal(self.true_model.n)
-        self._state = linear_step(self.true_model, x, u, w)
-        self._last_cost = cost
+        u, cost, saturated, self._state, observation = self.dynamics.step(
+            self._state, requested, self._draw()
+        )
+        self._last_cost = cost = float(cost)
         info = {
             "cost": cost,
             "state": self._state.copy(),
             "applied_action": u.copy(),
-            "saturated": float(np.any(u != requested)),
+            "saturated": float(saturated),
         }
-        return self._observe(), -cost, False, False, info
+        return observation, -cost, False, False, info
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self._state is None:

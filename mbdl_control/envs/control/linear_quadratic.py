@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mbdl_control.agents import LQR
 from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models.riccati import lq_optimal_cost
 
@@ -99,3 +100,9 @@ class LinearQuadraticEnv(LinearControlEnv):
 
     def _compute_bound(self, horizon: int) -> float:
         return lq_optimal_cost(self.true_model, horizon)
+
+
+class LinearQuadraticVectorEnv(LinearControlVectorEnv):
+    """``mbdl/LinearQuadratic-v0`` batched: ``gym.make_vec("mbdl/LinearQuadratic-v0", n)``."""
+
+    single_env_class = LinearQuadraticEnv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mbdl_control.agents import LQG
 from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models import check_mismatch
 from mbdl_control.models.riccati import lqg_optimal_cost
@@ -125,3 +126,9 @@ class LQGEnv(LinearControlEnv):
 
     def _compute_bound(self, horizon: int) -> float:
         return lqg_optimal_cost(self.true_model, horizon)
+
+
+class LQGVectorEnv(LinearControlVectorEnv):
+    """``mbdl/LQG-v0`` batched, built by ``gym.make_vec("mbdl/LQG-v0", num_envs)``."""
+
+    single_env_class = LQGEnv

@@ -1,0 +1,153 @@
+"""Native batched versions of the linear-Gaussian control envs (Gymnasium ``VectorEnv``).
+
+``gym.make_vec(id, num_envs)`` builds one (the ids register it as their
+``vector_entry_point``). It steps ``num_envs`` copies with a handful of array operations
+instead of a Python loop over envs, through the same :class:`LinearGaussianDynamics` as the
+single env, and env ``i`` draws the normals a single env seeded alike would draw
+(:class:`NormalStreams`): the trajectories equal those of ``make_vec(id, num_envs, "sync")``
+with the same seeds, up to floating-point rounding of the matrix products (BLAS sums a batch
+in another order than one row; ``tests/test_vector_envs.py``).
+
+Gymnasium conventions: ``reset(seed=s)`` seeds env ``i`` with ``s + i`` (or takes a list of
+seeds), ``options={"reset_mask": mask}`` resets some envs only; episodes truncate after
+``max_episode_steps`` and restart on the next step (``AutoresetMode.NEXT_STEP``: that step
+returns the reset observation, reward 0 and the reset info, and ignores the env's action).
+``info`` holds ``cost``, ``state``, ``applied_action`` and ``saturated`` as arrays, each with
+its ``_key`` mask. The models, ``oracle()``, ``performance_bound()`` and
+``mismatch_report()`` are those of the single env built with the same arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from mbdl_control.agents.base import BaseAgent, positive_int
+from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.normal_streams import NormalStreams
+from mbdl_control.models import LinearGaussianModel
+
+
+class LinearControlVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` copies of :attr:`single_env_class`, stepped as one batch."""
+
+    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    single_env_class: ClassVar[type[LinearControlEnv]]
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **env_kwargs: Any,
+    ) -> None:
+        if render_mode is not None:
+            raise ValueError(
+                f"the batched env does not render; render_mode must be None, got {render_mode!r}"
+            )
+        self.num_envs = positive_int("num_envs", num_envs)
+        self.single_env = self.single_env_class(**env_kwargs)
+        self.max_episode_steps = positive_int(
+            "max_episode_steps", max_episode_steps or self.single_env.default_horizon
+        )
+        self.render_mode = None
+        self.dynamics = self.single_env.dynamics
+        self.single_observation_space = self.single_env.observation_space
+        self.single_action_space = self.single_env.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._rows = np.arange(self.num_envs)
+        self._streams = NormalStreams(self.num_envs, self.dynamics.draws)
+        self._state = np.zeros((self.num_envs, self.true_model.n))
+        self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
+        self._restart = np.zeros(self.num_envs, dtype=bool)
+        self._started = False
+
+    @property
+    def true_model(self) -> LinearGaussianModel:
+        return self.single_env.true_model
+
+    @property
+    def nominal_model(self) -> LinearGaussianModel:
+        return self.single_env.nominal_model
+
+    @property
+    def task_metrics(self) -> tuple[str, ...]:
+        return self.single_env.task_metrics
+
+    def oracle(self, horizon: int | None = None) -> BaseAgent:
+        return self.single_env.oracle(horizon or self.max_episode_steps)
+
+    def performance_bound(self, horizon: int | None = None) -> float | None:
+        return self.single_env.performance_bound(horizon or self.max_episode_steps)
+
+    def mismatch_report(self) -> dict[str, float]:
+        return self.single_env.mismatch_report()
+
+    def _seeds(self, seed: int | list[int | None] | None, count: int) -> list[int | None]:
+        if seed is None or isinstance(seed, int | np.integer):
+            return [None if seed is None else int(seed) + i for i in range(count)]
+        seeds = list(seed)
+        if len(seeds) != count:
+            raise ValueError(f"seed must be an int, None or {count} seeds, got {len(seeds)}")
+        return seeds
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        mask = np.ones(self.num_envs, dtype=bool)
+        if options and "reset_mask" in options:
+            mask = np.asarray(options["reset_mask"], dtype=bool)
+            if mask.shape != (self.num_envs,):
+                raise ValueError(
+                    f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask!r}"
+                )
+        rows = self._rows[mask]
+        if seed is not None or not self._started:
+            self._streams.seed(rows, self._seeds(seed, len(rows)))
+        self._started = True
+        self._state[rows], observations = self.dynamics.reset(self._streams.draw(rows))
+        self._elapsed[rows] = 0
+        self._restart[rows] = False
+        full = np.zeros((self.num_envs, self.single_observation_space.shape[0]))
+        full[rows] = observations
+        return full, {"state": self._state.copy(), "_state": mask}
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        u = np.array(actions, dtype=np.float64)  # a copy: rows of restarted envs are zeroed
+        if u.shape != self.action_space.shape:
+            raise ValueError(f"actions must have shape {self.action_space.shape}, got {u.shape}")
+        if not np.all(np.isfinite(u)):
+            raise ValueError(f"actions must be finite, got {u}")
+        return u
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        requested = self._check_actions(actions)
+        z = self._streams.draw(self._rows)
+        u, cost, saturated, self._state, observations = self.dynamics.step(
+            self._state, requested, z
+        )
+        self._elapsed += 1
+        restart = self._restart
+        if restart.any():
+            self._state[restart], observations[restart] = self.dynamics.reset(z[restart])
+            self._elapsed[restart] = 0
+            for value in (u, cost, saturated):
+                value[restart] = 0.0
+        stepped = ~restart
+        truncated = self._elapsed >= self.max_episode_steps
+        self._restart = truncated.copy()
+        info = {"state": self._state.copy(), "_state": np.ones(self.num_envs, dtype=bool)}
+        if stepped.any():  # as Gymnasium's vector envs: a key only where some env has it
+            for key, value in (("cost", cost), ("applied_action", u), ("saturated", saturated)):
+                info[key], info[f"_{key}"] = value, stepped
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        return observations, -cost, terminated, truncated, info
