@@ -35,3 +35,11 @@ def test_quick_start_runs(tmp_path, monkeypatch):
     result = namespace["result"]
     assert result.bound < result.oracle_cost < result.mean_cost
     assert namespace["CautiousLQR"](namespace["model"]).spectrum.n_parameters == 0
+
+
+def test_other_python_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)[1:]
+    assert blocks
+    for index, code in enumerate(blocks):
+        exec(compile(code, f"README example {index + 1}", "exec"), {})
