@@ -12,9 +12,21 @@ Agrawal, Barratt, Boyd, Stellato, "Learning Convex Optimization Control Policies
 ``θᵀθ`` plays the role of the value function's quadratic; with ``θ = P^½`` from the Riccati
 equation, ``q = 0`` and no input bounds the policy *is* LQR. The default is that untuned
 ``θ = P^½``; learning ``θ`` and ``q`` through the convex problem is the learned-optimizer
-family's job. The problem is built once with ``x``, ``θ`` and ``q`` as cvxpy Parameters
-(``x_next`` is a variable tied by an equality, which keeps ``θ x_next`` DPP); a failed solve
-applies the saturated LQR action and is counted.
+family's job.
+
+With the default solver ``"DAQP"`` the problem is the box-constrained QP in ``u``
+(:class:`~mbdl_control.agents.model_based.parametric_qp.ParametricQP`), dropping the constant
+``‖θAx‖² + qᵀAx``:
+
+.. math::
+
+    \min_u\; \tfrac12 u^\top \underbrace{2(R + B^\top \theta^\top \theta B)}_{H} u
+        + (\underbrace{2 B^\top \theta^\top \theta A}_{F} x + B^\top q)^\top u
+    \quad\text{s.t.}\quad |u| \le u_{\max}.
+
+With ``"CLARABEL"``, ``"OSQP"`` or ``"SCS"`` the problem is built once through cvxpy with ``x``,
+``θ`` and ``q`` as Parameters (``x_next`` is a variable tied by an equality, which keeps
+``θ x_next`` DPP). A failed solve applies the saturated LQR action and is counted.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import cvxpy as cp
 import numpy as np
 
 from mbdl_control.agents.model_based.convex_policy import ConvexPolicyAgent
+from mbdl_control.agents.model_based.parametric_qp import ParametricQP
 from mbdl_control.models import LinearGaussianModel, symmetric_sqrt
 
 
@@ -45,29 +58,46 @@ class COCP(ConvexPolicyAgent):
         model: LinearGaussianModel,
         theta: np.ndarray | None = None,
         q: np.ndarray | None = None,
-        solver: str = "CLARABEL",
+        solver: str = "DAQP",
         solver_options: dict[str, Any] | None = None,
         warm_start: bool = True,
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(model, solver, solver_options, warm_start, knowledge)
-        n, m = model.n, model.m
+        n = model.n
         self.theta = _checked("theta", symmetric_sqrt(self.P) if theta is None else theta, (n, n))
         self.q = _checked("q", np.zeros(n) if q is None else q, (n,))
-        x = cp.Parameter(n, name="x")
-        self._theta = cp.Parameter((n, n), name="theta", value=self.theta)
-        self._q = cp.Parameter(n, name="q", value=self.q)
-        u = cp.Variable(m)
-        x_next = cp.Variable(n)
+        self._build()
+
+    def _parametric_qp(self) -> ParametricQP:
+        model = self.model
+        value_weight = self.theta.T @ self.theta
+        u_max = model.u_max
+        return ParametricQP(
+            2 * (model.R + model.B.T @ value_weight @ model.B),
+            2 * model.B.T @ value_weight @ model.A,
+            model.B.T @ self.q,
+            lb=None if u_max is None else -u_max,
+            ub=u_max,
+            settings=self.solver_options,
+        )
+
+    def _cvxpy_problem(self) -> tuple[cp.Expression, list, cp.Parameter, cp.Variable]:
+        model = self.model
+        x = cp.Parameter(model.n, name="x")
+        theta = cp.Parameter((model.n, model.n), name="theta", value=self.theta)
+        q = cp.Parameter(model.n, name="q", value=self.q)
+        u = cp.Variable(model.m)
+        x_next = cp.Variable(model.n)
         objective = (
             cp.sum_squares(symmetric_sqrt(model.R) @ u)
-            + cp.sum_squares(self._theta @ x_next)
-            + self._q @ x_next
+            + cp.sum_squares(theta @ x_next)
+            + q @ x_next
         )
         constraints = [x_next == model.A @ x + model.B @ u]
         if model.u_max is not None:
             constraints.append(cp.abs(u) <= model.u_max)
-        self._use_problem(objective, constraints, x, u)
+        return objective, constraints, x, u
 
     @property
     def config(self) -> dict[str, Any]:

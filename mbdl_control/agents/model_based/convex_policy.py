@@ -1,24 +1,35 @@
 """Agents that act by solving a parametrized convex problem at every state, never crashing.
 
-The subclass builds the problem once, with the current state as a cvxpy Parameter, and hands it
-to :meth:`ConvexPolicyAgent._use_problem`. A solve that raises, or ends in any status but
-``optimal``, applies the *safe action* (the saturated LQR action of the same model) and is
-counted; ``optimal_inaccurate`` counts as a failure because the action would carry the solver's
-error into the closed loop.
+The subclass states its problem twice, and the solver name picks one, built once:
+
+* ``"DAQP"`` (the default of MPC and COCP): the problem condensed to a dense QP in the inputs,
+  :class:`~mbdl_control.agents.model_based.parametric_qp.ParametricQP`, solved exactly by the
+  dual active-set solver DAQP in tens of microseconds (``benchmarks/mpc_latency.py``);
+  ``solver_options`` are DAQP settings, and every solve starts cold (see ParametricQP).
+* ``"CLARABEL"``, ``"OSQP"``, ``"SCS"``: the general, readable cvxpy problem, with the state as
+  a Parameter (checked DPP); ``solver_options`` go to ``problem.solve``, as does
+  ``warm_start``.
+
+A solve that raises, or ends in any status but optimal, applies the *safe action* (the
+saturated LQR action of the same model) and is counted in ``diagnostics()``;
+``optimal_inaccurate`` counts as a failure because the action would carry the solver's error
+into the closed loop.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
 from mbdl_control.agents.base import BaseAgent, check_observation_size
+from mbdl_control.agents.model_based.parametric_qp import ParametricQP
 from mbdl_control.models import LinearGaussianModel, saturate
 from mbdl_control.models.riccati import lqr_steady_state
 
-SOLVERS = ("CLARABEL", "OSQP", "SCS")
+SOLVERS = ("DAQP", "CLARABEL", "OSQP", "SCS")
 
 
 def check_solver(solver: str) -> str:
@@ -51,15 +62,24 @@ class ConvexPolicyAgent(BaseAgent):
         self.solves = 0
         self.failed_solves = 0
 
-    def _use_problem(
-        self, objective: cp.Expression, constraints: list, state: cp.Parameter, inputs: cp.Variable
-    ) -> None:
-        """Minimize ``objective`` s.t. ``constraints``; the action is the first ``m`` entries
-        of ``inputs`` (row-major). Checked DPP, so re-solves reuse the compiled problem."""
+    @abstractmethod
+    def _parametric_qp(self) -> ParametricQP:
+        """The problem condensed to a QP in the stacked inputs (the ``"DAQP"`` path)."""
+
+    @abstractmethod
+    def _cvxpy_problem(self) -> tuple[cp.Expression, list, cp.Parameter, cp.Variable]:
+        """``(objective, constraints, state, inputs)`` of the cvxpy problem (the other paths)."""
+
+    def _build(self) -> None:
+        """Build the chosen solver's problem once; the subclass calls this last in __init__."""
+        if self.solver == "DAQP":
+            self._qp = self._parametric_qp()
+            return
+        self._qp = None
+        objective, constraints, self._state, self._inputs = self._cvxpy_problem()
         self._problem = cp.Problem(cp.Minimize(objective), constraints)
         if not self._problem.is_dpp():
             raise ValueError("the problem is not DPP; parameters would force recompilation")
-        self._state, self._inputs = state, inputs
 
     def safe_action(self, x: np.ndarray) -> np.ndarray:
         """The saturated LQR action of the same model, applied when a solve fails."""
@@ -67,18 +87,24 @@ class ConvexPolicyAgent(BaseAgent):
 
     def _solve(self, x: np.ndarray) -> np.ndarray:
         self.solves += 1
+        inputs = self._qp.solve(x) if self._qp is not None else self._solve_cvxpy(x)
+        if inputs is None:
+            self.failed_solves += 1
+            return self.safe_action(x)
+        return inputs[: self.model.m]
+
+    def _solve_cvxpy(self, x: np.ndarray) -> np.ndarray | None:
+        """The stacked inputs (row-major), or ``None`` unless the status is optimal."""
         self._state.value = x
         try:
             self._problem.solve(
                 solver=self.solver, warm_start=self.warm_start, **self.solver_options
             )
         except cp.error.SolverError:
-            self.failed_solves += 1
-            return self.safe_action(x)
+            return None
         if self._problem.status != cp.OPTIMAL or self._inputs.value is None:
-            self.failed_solves += 1
-            return self.safe_action(x)
-        return np.asarray(self._inputs.value, dtype=np.float64).reshape(-1)[: self.model.m]
+            return None
+        return np.asarray(self._inputs.value, dtype=np.float64).reshape(-1)
 
     def diagnostics(self) -> dict[str, float]:
         rate = self.failed_solves / self.solves if self.solves else 0.0
