@@ -63,6 +63,7 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
         self._rows = np.arange(self.num_envs)
         self._streams = NormalStreams(self.num_envs, self.dynamics.draws)
         self._state = np.zeros((self.num_envs, self.true_model.n))
+        self._observations = np.zeros(self.observation_space.shape)
         self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
         self._restart = np.zeros(self.num_envs, dtype=bool)
         self._started = False
@@ -113,9 +114,8 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
         self._state[rows], observations = self.dynamics.reset(self._streams.draw(rows))
         self._elapsed[rows] = 0
         self._restart[rows] = False
-        full = np.zeros((self.num_envs, self.single_observation_space.shape[0]))
-        full[rows] = observations
-        return full, {"state": self._state.copy(), "_state": mask}
+        self._observations[rows] = observations  # the other envs keep their last observation
+        return self._observations.copy(), {"state": self._state.copy(), "_state": mask}
 
     def _check_actions(self, actions: Any) -> np.ndarray:
         u = np.array(actions, dtype=np.float64)  # a copy: rows of restarted envs are zeroed
@@ -150,4 +150,5 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
             for key, value in (("cost", cost), ("applied_action", u), ("saturated", saturated)):
                 info[key], info[f"_{key}"] = value, stepped
         terminated = np.zeros(self.num_envs, dtype=bool)
+        self._observations = observations
         return observations, -cost, terminated, truncated, info
