@@ -120,12 +120,14 @@ def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> No
     console.print(table)
 
 
-def _executor(executor: ExecutorName, workers: int, address: str | None):
+def _executor(executor: ExecutorName, workers: int | None, address: str | None):
+    """Local: ``workers`` processes (default 1). Ray: ``workers`` trials at once (default
+    every CPU of the cluster) on the cluster at ``address`` or ``RAY_ADDRESS``, else locally."""
     from mbdl_control.evaluation.executors import LocalExecutor, RayExecutor
 
     if executor is ExecutorName.ray:
         return RayExecutor(address=address, workers=workers)
-    return LocalExecutor(workers)
+    return LocalExecutor(workers or 1)
 
 
 def _run_one(study, results: Path, executor, rerun_failed: bool, quiet: bool, log_file) -> int:
@@ -152,12 +154,25 @@ def _run_one(study, results: Path, executor, rerun_failed: bool, quiet: bool, lo
 @app.command()
 def run(
     study_file: Annotated[Path, typer.Argument(help="A study TOML file (see experiments/).")],
-    results: Annotated[Path | None, typer.Option(help="Result CSV [results/<name>.csv].")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Parallel trials.")] = 1,
+    results: Annotated[
+        Path | None, typer.Option(help="Result CSV (default results/<name>.csv).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Parallel trials (default local: 1; ray: every CPU of the cluster)."
+        ),
+    ] = None,
     executor: Annotated[
         ExecutorName, typer.Option(help="local processes or a Ray cluster.")
     ] = ExecutorName.local,
-    address: Annotated[str | None, typer.Option(help="Ray cluster to join (e.g. auto).")] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join: auto (on one of its nodes), HEAD:6379 or "
+            "ray://HEAD:10001 (default RAY_ADDRESS, else a local Ray instance)."
+        ),
+    ] = None,
     rerun_failed: Annotated[bool, typer.Option(help="Run failed trials again.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
     log_file: Annotated[Path | None, typer.Option(help="Log every trial to this file.")] = None,
@@ -183,7 +198,9 @@ def run(
 @app.command()
 def report(
     results: Annotated[Path, typer.Argument(help="A study's result CSV.")],
-    out: Annotated[Path | None, typer.Option(help="Report folder [next to the results].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default next to the results).")
+    ] = None,
 ) -> None:
     """Write the Markdown/HTML report and figures of a study's results."""
     from mbdl_control.evaluation.report import write_report

@@ -2,10 +2,11 @@
 
 A trial is a pure function of (study, trial key): the env's models come from its own seeds,
 fitting uses the trial seed, evaluation uses ``seed + seed_offset`` shared by every agent of
-the same (env, mismatch, seed), and torch runs single-threaded so that its reductions happen in
-one order. Rerunning a trial gives the same row apart from its timings, in any process, local
-or on Ray. A trial that raises becomes a ``failed`` row carrying the error; it never stops a
-study.
+the same (env, mismatch, seed), and torch and BLAS run single-threaded, so that reductions
+happen in one order and parallel workers do not fight over the cores (on a loaded 2-core
+machine, two OpenBLAS threads made the small Riccati solves of a trial ~15x slower). Rerunning
+a trial gives the same row apart from its timings, in any process, local or on Ray. A trial
+that raises becomes a ``failed`` row carrying the error; it never stops a study.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import gymnasium as gym
+from threadpoolctl import threadpool_limits
 
 from mbdl_control.envs.episodes import episode_length
 from mbdl_control.evaluation.agent_factory import build_agent, spectrum_of
@@ -126,6 +128,7 @@ def run_trial(study: Study, key: TrialKey) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
+    threadpool_limits(1)
     row = empty_row(study, key)
     try:
         _fill(row, study, key)
