@@ -137,8 +137,9 @@ def _how_it_ran(rows: pd.DataFrame, results: Path) -> list[str]:
             f"(evaluation seed = seed + {study['seed_offset']})"
         )
         for run in meta["runs"]:
+            workers = run["workers"] or "every CPU of the cluster as"
             lines.append(
-                f"- run: {run['executor']} with {run['workers']} workers, "
+                f"- run: {run['executor']} with {workers} workers, "
                 f"{run['trials_run']} trials, {run['wall_seconds']:.1f} s wall time"
             )
     for versions in rows["versions"].dropna().unique():
