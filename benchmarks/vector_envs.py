@@ -7,8 +7,8 @@
    largest difference between the two runs' episode costs.
 
 Each figure is the median over ``--repeats`` runs with min and max. numpy's BLAS is limited to
-one thread (threadpoolctl), as in the harness's workers: splitting a 1024 × 8 product over two
-threads costs more than it saves.
+one thread and torch to one thread, as in the harness's workers: splitting a 1024 × 8 product
+over two threads costs more than it saves.
 
     .venv/bin/python benchmarks/vector_envs.py [--repeats 5]
 """
@@ -24,18 +24,21 @@ from functools import partial
 
 import gymnasium as gym
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
 import mbdl_control  # noqa: F401  (registers the envs)
-from mbdl_control.agents import LQG, LQR, SaturatedLQR
+from mbdl_control.agents import COCP, LQG, LQR, MPC, SaturatedLQR
 from mbdl_control.evaluation import evaluate
 
 ENV_IDS = ("mbdl/BoxLQR-v0", "mbdl/LinearQuadratic-v0", "mbdl/LQG-v0")
-AGENTS = {
-    "mbdl/LinearQuadratic-v0": ("LQR (time-varying)", lambda model: LQR(model, horizon=100)),
-    "mbdl/LQG-v0": ("LQG (time-varying)", lambda model: LQG(model, horizon=100)),
-    "mbdl/BoxLQR-v0": ("saturated LQR", SaturatedLQR),
-}
+AGENTS = (
+    ("mbdl/LinearQuadratic-v0", "LQR (time-varying)", lambda model: LQR(model, horizon=100)),
+    ("mbdl/LQG-v0", "LQG (time-varying)", lambda model: LQG(model, horizon=100)),
+    ("mbdl/BoxLQR-v0", "saturated LQR", SaturatedLQR),
+    ("mbdl/BoxLQR-v0", "COCP (batches by box_qp)", COCP),
+    ("mbdl/BoxLQR-v0", "MPC H=10 (DAQP per state)", lambda model: MPC(model, horizon=10)),
+)
 
 
 def steps_per_second(env_id: str, num_envs: int, mode: str, steps: int) -> float:
@@ -89,7 +92,7 @@ def evaluation_table(repeats: int) -> None:
         "| speed-up | max abs Δ episode cost |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for env_id, (name, make_agent) in AGENTS.items():
+    for env_id, name, make_agent in AGENTS:
         env = gym.make(env_id, mismatch=0.2)
         agent = make_agent(env.unwrapped.nominal_model)
         one_by_one, batched, difference = [], [], 0.0
@@ -114,6 +117,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python "
         f"{platform.python_version()}, numpy {np.__version__}, gymnasium {gym.__version__}"
     )
+    torch.set_num_threads(1)
     with threadpool_limits(1):
         throughput_table(arguments.repeats)
         evaluation_table(arguments.repeats)

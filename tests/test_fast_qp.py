@@ -121,3 +121,16 @@ def test_bad_solver_and_settings_name_the_valid_ones():
         ParametricQP(np.eye(2), np.zeros((2, 3)), G=np.zeros((1, 2)), E=np.zeros((1, 4)))
     with pytest.raises(ValueError, match="H must be ≻ 0"):
         ParametricQP(-np.eye(2), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("horizon", [1, 10, 30])
+def test_batched_box_solve_equals_daqp_row_by_row(horizon):
+    mpc = MPC(box_lqr_model(), horizon)._qp
+    bound = np.full(2 * horizon, 0.1)
+    qp = ParametricQP(mpc.H, mpc.F, lb=-bound, ub=bound, box_qp_batches=True)
+    states = _states_with_active_and_inactive_bounds(8, seed=horizon + 1)
+    together, solved = qp.solve_batch(states)
+    one_by_one = np.stack([qp.solve(x) for x in states])
+    assert solved.all()
+    np.testing.assert_allclose(together, one_by_one, atol=1e-9)
+    assert np.isclose(np.abs(together), 0.1).any()

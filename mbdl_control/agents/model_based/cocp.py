@@ -80,6 +80,7 @@ class COCP(ConvexPolicyAgent):
             lb=None if u_max is None else -u_max,
             ub=u_max,
             settings=self.solver_options,
+            box_qp_batches=True,
         )
 
     def _cvxpy_problem(self) -> tuple[cp.Expression, list, cp.Parameter, cp.Variable]:

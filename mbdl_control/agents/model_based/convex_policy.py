@@ -81,17 +81,21 @@ class ConvexPolicyAgent(BaseAgent):
         if not self._problem.is_dpp():
             raise ValueError("the problem is not DPP; parameters would force recompilation")
 
-    def safe_action(self, x: np.ndarray) -> np.ndarray:
-        """The saturated LQR action of the same model, applied when a solve fails."""
-        return saturate(self.model, -self.gain @ x)
+    def safe_action(self, states: np.ndarray) -> np.ndarray:
+        """The saturated LQR action of the same model (one state or a batch), applied when a
+        solve fails."""
+        return saturate(self.model, -states @ self.gain.T)
 
-    def _solve(self, x: np.ndarray) -> np.ndarray:
-        self.solves += 1
-        inputs = self._qp.solve(x) if self._qp is not None else self._solve_cvxpy(x)
-        if inputs is None:
-            self.failed_solves += 1
-            return self.safe_action(x)
-        return inputs[: self.model.m]
+    def _solve_batch(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stacked inputs at each state ``(batch, N)`` and whether each solve succeeded."""
+        if self._qp is not None:
+            return self._qp.solve_batch(states)
+        solutions = [self._solve_cvxpy(x) for x in states]
+        solved = np.array([solution is not None for solution in solutions])
+        size = next((len(solution) for solution in solutions if solution is not None), 0)
+        inputs = np.zeros((len(states), size))
+        inputs[solved] = [solution for solution in solutions if solution is not None]
+        return inputs, solved
 
     def _solve_cvxpy(self, x: np.ndarray) -> np.ndarray | None:
         """The stacked inputs (row-major), or ``None`` unless the status is optimal."""
@@ -114,4 +118,13 @@ class ConvexPolicyAgent(BaseAgent):
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
     ) -> tuple[np.ndarray, Any]:
         check_observation_size(self, observations, self.model.n)
-        return np.stack([self._solve(x) for x in observations]), None
+        inputs, solved = self._solve_batch(observations)
+        # a solver's tolerance may leave an input a hair outside its bounds (DAQP accepts
+        # primal_tol = 1e-6): project, so the env never counts tolerance as saturation
+        actions = saturate(self.model, inputs[:, : self.model.m])
+        failed = ~solved
+        if failed.any():
+            actions = np.where(failed[:, None], self.safe_action(observations), actions)
+        self.solves += len(observations)
+        self.failed_solves += int(failed.sum())
+        return actions, None

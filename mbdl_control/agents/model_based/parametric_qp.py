@@ -38,6 +38,9 @@ from typing import Any
 
 import daqp
 import numpy as np
+import torch
+
+from mbdl_control.agents.learned_optimizer.box_qp import box_qp
 
 #: DAQP's exit flag for an optimum; every other flag (soft optimum, infeasible, cycling,
 #: unbounded, iteration limit, non-convex, overdetermined initial active set) is a failure.
@@ -77,6 +80,12 @@ class ParametricQP:
         (default zero), ``h_lower``/``h_upper`` ``(r,)`` (``None``: unbounded on that side).
     settings:
         DAQP settings (``primal_tol``, ``iter_limit``, ...; see :data:`SETTINGS`).
+    box_qp_batches:
+        Solve batches of a bounds-only QP with :func:`box_qp` (see :meth:`solve_batch`): it
+        pays for a one-stage policy such as COCP (block pivoting ends in one to three batched
+        solves), not for a condensed MPC horizon, where pivoting cycles into its slower
+        fallback and DAQP per state is faster (measured: 9.2 s against 6.4 s to evaluate 1000
+        BoxLQR episodes with H = 10).
     """
 
     def __init__(
@@ -92,6 +101,7 @@ class ParametricQP:
         h_lower: Any = None,
         h_upper: Any = None,
         settings: dict[str, float] | None = None,
+        box_qp_batches: bool = False,
     ) -> None:
         size, parameters = np.shape(F)
         self.H = _matrix("H", H, (size, size))
@@ -106,6 +116,7 @@ class ParametricQP:
         self.h_lower = _vector("h_lower", h_lower, rows, -np.inf)
         self.h_upper = _vector("h_upper", h_upper, rows, np.inf)
         self._empty_active_set = np.zeros(len(self._bound_lower) + rows, dtype=np.intc)
+        self.box_qp_batches = bool(box_qp_batches)
         self.settings = dict(settings or {})
         unknown = sorted(set(self.settings) - set(SETTINGS))
         if unknown:
@@ -144,3 +155,33 @@ class ParametricQP:
         self._solver.update(**data)
         z, _, exitflag, _ = self._solver.solve()
         return z if exitflag == DAQP_OPTIMAL else None
+
+    def solve_batch(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``z*(x)`` for each row of ``states`` ``(batch, N)`` (zero rows where a solve failed)
+        and whether each succeeded.
+
+        With ``box_qp_batches`` and bounds only (no rows ``G``), the whole batch is solved at
+        once by :func:`~mbdl_control.agents.learned_optimizer.box_qp.box_qp` (exact block
+        pivoting in torch): one call instead of a DAQP solve per state, which is what lets
+        ``evaluate`` run many episodes of a convex policy at once. The two agree to rounding
+        (``tests/test_fast_qp.py``). Otherwise, or should the batched solve refuse the data,
+        every state goes to DAQP."""
+        if self.box_qp_batches and len(self.G) == 0 and len(states) > 1:
+            f = states @ self.F.T + self.f0
+            lower, upper = (
+                torch.from_numpy(bound) if len(bound) else None
+                for bound in (self._bound_lower, self._bound_upper)
+            )
+            try:
+                with torch.no_grad():
+                    z = box_qp(torch.from_numpy(self.H), torch.from_numpy(f), lower, upper)
+                return z.numpy(), np.ones(len(states), dtype=bool)
+            except (ValueError, RuntimeError):
+                pass
+        inputs = np.zeros((len(states), self.H.shape[0]))
+        solved = np.zeros(len(states), dtype=bool)
+        for row, x in enumerate(states):
+            solution = self.solve(x)
+            if solution is not None:
+                inputs[row], solved[row] = solution, True
+        return inputs, solved
