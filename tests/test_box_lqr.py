@@ -66,7 +66,6 @@ def test_oracle_and_untuned_policy_ordering(env):
     assert untuned.metrics["failed_solves"] == 0
 
 
-@pytest.mark.slow
 def test_published_ladder_on_500_episodes(env):
     # REFERENCES: untuned θ = P^½ 18.03, policy with the bound's θ 13.00 (500 episodes each)
     oracle = evaluate(env.unwrapped.oracle(), env, 500, seed=0, compare_to_oracle=False)

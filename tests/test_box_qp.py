@@ -1,6 +1,8 @@
 """The exact box-QP layer: forward against Clarabel and the KKT conditions, gradients against
 finite differences and cvxpylayers, and the convex policy trained through it."""
 
+import importlib
+
 import cvxpy as cp
 import gymnasium as gym
 import numpy as np
@@ -9,12 +11,13 @@ import torch
 from cvxpylayers.torch import CvxpyLayer
 
 from mbdl_control.agents import LearnedCOCP
-from mbdl_control.agents.learned_optimizer import box_qp as box_qp_module
 from mbdl_control.agents.learned_optimizer.box_qp import box_qp
 from mbdl_control.agents.learned_optimizer.cocp import box_qp_policy_layer, convex_policy_layer
 from mbdl_control.agents.learned_optimizer.polytope_qp import polytope_qp
 from mbdl_control.models import LinearGaussianModel, symmetric_sqrt
 from mbdl_control.models.riccati import lqr_steady_state
+
+box_qp_module = importlib.import_module("mbdl_control.agents.learned_optimizer.box_qp")
 
 #: Clarabel tight enough to check 1e-8 (its defaults stop at about 1e-6)
 TIGHT_CLARABEL = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}

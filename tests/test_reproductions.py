@@ -1,7 +1,8 @@
-"""The full published reproductions of the learned-optimizer family (slow: minutes each).
+"""The full published reproductions of the learned-optimizer family, as gates.
 
-Run with ``pytest -m slow tests/test_reproductions.py``; ``experiments/learned_optimizers.toml``
-runs the same agents as a study with a report.
+Seconds each through the ``box_qp`` layer and batched evaluation (minutes each through
+cvxpylayers); ``experiments/learned_optimizers.toml`` runs the same agents as a study with a
+report.
 """
 
 import gymnasium as gym
@@ -10,8 +11,6 @@ import pytest
 
 from mbdl_control.agents import COCP, LQR, Budget, LearnedCOCP
 from mbdl_control.evaluation import evaluate
-
-pytestmark = pytest.mark.slow
 
 
 def _paired(first, second):
