@@ -40,7 +40,8 @@ LAYERS = {
 }
 #: the cvxpylayers-trained policy's cost per step on the 500 episodes of seed 0 (mean, s.e.),
 #: measured with ``--full-cvxpylayers`` on 2026-11-26, and the same with the tree of dcdb03d
-#: (before the batched evaluate and DAQP); an earlier note gave 12.98 ± 0.14
+#: (before the batched evaluate and DAQP); the README's 12.98 ± 0.14 is the study's, on other
+#: evaluation episodes (evaluation seed = seed + seed_offset)
 CVXPYLAYERS_REFERENCE = (12.82, 0.16)
 
 
