@@ -27,7 +27,11 @@ from mbdl_control.envs.episodes import episode_length
 #: the most episodes evaluated at once in one batched env
 MAX_BATCH = 1024
 #: wrappers ``gym.make`` adds that change nothing the batched env would do differently
-_NEUTRAL_WRAPPERS = ("TimeLimit", "OrderEnforcing", "PassiveEnvChecker")
+_NEUTRAL_WRAPPERS = (
+    gym.wrappers.TimeLimit,
+    gym.wrappers.OrderEnforcing,
+    gym.wrappers.PassiveEnvChecker,
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def batched_env(env: gym.Env, num_envs: int) -> gym.vector.VectorEnv | None:
         return None
     layer = env
     while isinstance(layer, gym.Wrapper):
-        if type(layer).__name__ not in _NEUTRAL_WRAPPERS:
+        if type(layer) not in _NEUTRAL_WRAPPERS:
             return None
         layer = layer.env
     kwargs = {key: value for key, value in spec.kwargs.items() if key != "render_mode"}
