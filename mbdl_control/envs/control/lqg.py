@@ -86,7 +86,9 @@ class LQGEnv(LinearControlEnv):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
+      same trajectories as single envs seeded alike) added without changing the single env's
+      draws or dynamics.
     """
 
     perturbed_fields = ("A", "B", "C")
