@@ -27,13 +27,10 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import mbdl_control  # noqa: F401  (registers the envs)
-from mbdl_control.agents.learned_optimizer.cocp import (
-    PUBLISHED_SOLVER_ARGS,
-    box_qp_policy_layer,
-    convex_policy_layer,
-)
+from mbdl_control.agents.learned_optimizer.cocp import PUBLISHED_SOLVER_ARGS
+from mbdl_control.blocks.convex_policy import box_qp_policy_layer, convex_policy_layer
+from mbdl_control.blocks.riccati import lqr_steady_state
 from mbdl_control.models import symmetric_sqrt
-from mbdl_control.models.riccati import lqr_steady_state
 
 BATCHES = (6, 256)
 #: seconds each timed run lasts at least, so that fast calls are timed in bulk

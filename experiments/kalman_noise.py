@@ -32,8 +32,8 @@ def main() -> None:
     env = gym.make("mbdl/LQG-v0", noise_mismatch=arguments.noise_mismatch)
     base = env.unwrapped
     agent = LearnedNoiseLQG(base.nominal_model)
-    agent.fit(env, Budget(steps=arguments.steps), seed=0)
-    test = collect_trajectories(env, LQG(base.nominal_model), arguments.test_episodes, seed=99)
+    agent.fit(env, Budget(steps=arguments.steps, samples=arguments.steps), seed=0)
+    test = collect_trajectories(env, LQG(base.nominal_model).law, arguments.test_episodes, seed=99)
     print(f"| filter (noise_mismatch {arguments.noise_mismatch}) | MSE (dB) |")
     print("|---|---|")
     for name, model in (

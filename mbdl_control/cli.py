@@ -43,7 +43,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Evaluation seed (common to all agents).")] = 0,
 ) -> None:
     """Evaluate the classical agents on the nominal model against the oracle and the bound."""
-    from mbdl_control.evaluation.demo import run_demo
+    from mbdl_control.demos.control import run_demo
 
     if env not in ENV_SPECS:
         raise typer.BadParameter(f"{env!r} is not an mbdl env; valid: {sorted(ENV_SPECS)}")
@@ -95,7 +95,7 @@ def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> No
     import gymnasium as gym
 
     from mbdl_control import agents
-    from mbdl_control.evaluation.agent_factory import NOT_AGENTS, SB3_ALGORITHMS
+    from mbdl_control.evaluation.agent_factory import SB3_ALGORITHMS
 
     console = Console()
     if what is Listing.envs:
@@ -111,9 +111,10 @@ def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> No
             )
     else:
         table = Table("agent", "family", "builds on", "description")
-        for name in sorted(set(agents.__all__) - NOT_AGENTS):
+        for name in sorted(agents.AGENTS):
             cls = getattr(agents, name)
-            table.add_row(name, cls.family, "true or nominal model", _first_line(cls))
+            knowledge = " or ".join(cls.knowledge_options)
+            table.add_row(name, cls.family, knowledge, _first_line(cls))
         table.add_row("oracle", "(the env's)", "true model", "the env's best known policy")
         for name in SB3_ALGORITHMS:
             table.add_row(name, "deep-learning", "none", f"stable-baselines3 {name}")

@@ -4,12 +4,12 @@ import pytest
 
 from mbdl_control.agents import LQR
 from mbdl_control.evaluation.agent_factory import (
-    LinearStructure,
     build_agent,
     resolve_agent_class,
     spectrum_of,
 )
 from mbdl_control.evaluation.study import AgentSpec, StudyError
+from mbdl_control.models import LinearStructure
 
 
 class Recorder:

@@ -43,7 +43,7 @@ def test_failed_solve_falls_back_to_safe_action_and_is_counted():
     mpc = MPC(model, horizon=5, state_bound=1e-3)  # infeasible from any ordinary state
     x = np.array([1.0, -1.0, 0.5])
     action, _ = mpc.predict(x)
-    np.testing.assert_allclose(action, np.clip(-mpc.gain @ x, -0.01, 0.01))
+    np.testing.assert_allclose(action, np.clip(-mpc.policy.gain @ x, -0.01, 0.01))
     assert mpc.diagnostics() == {"solves": 1, "failed_solves": 1, "failure_rate": 1.0}
 
 
@@ -85,7 +85,9 @@ def test_agent_bad_input_errors():
         MPC(model, solver="GUROBI")
     with pytest.raises(ValueError, match="theta must have shape"):
         COCP(model, theta=np.eye(2))
-    with pytest.raises(ValueError, match="expects observations of size 3"):
+    with pytest.raises(
+        ValueError, match=r"observation must have shape \(3,\) \(one\) or \(batch, 3\)"
+    ):
         LQR(model).predict(np.zeros(4))
     with pytest.raises(ValueError, match="LQG needs a measurement model"):
         LQG(model)

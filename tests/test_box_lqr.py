@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from mbdl_control.agents import COCP, SaturatedLQR
+from mbdl_control.blocks.bounds import finite_horizon_bound, stationary_bound
+from mbdl_control.blocks.riccati import lq_optimal_cost, lqr_steady_state
 from mbdl_control.evaluation import evaluate
-from mbdl_control.models.bounds import finite_horizon_bound, stationary_bound
-from mbdl_control.models.riccati import lq_optimal_cost, lqr_steady_state
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import torch
 from cvxpylayers.torch import CvxpyLayer
 
 from mbdl_control.agents import LearnedCOCP
-from mbdl_control.agents.learned_optimizer.box_qp import box_qp
-from mbdl_control.agents.learned_optimizer.cocp import box_qp_policy_layer, convex_policy_layer
-from mbdl_control.agents.learned_optimizer.polytope_qp import polytope_qp
+from mbdl_control.blocks.convex_policy import box_qp_policy_layer, convex_policy_layer
+from mbdl_control.blocks.qp.box_qp import box_qp
+from mbdl_control.blocks.qp.polytope_qp import polytope_qp
+from mbdl_control.blocks.riccati import lqr_steady_state
 from mbdl_control.models import LinearGaussianModel, symmetric_sqrt
-from mbdl_control.models.riccati import lqr_steady_state
 
-box_qp_module = importlib.import_module("mbdl_control.agents.learned_optimizer.box_qp")
+box_qp_module = importlib.import_module("mbdl_control.blocks.qp.box_qp")
 
 #: Clarabel tight enough to check 1e-8 (its defaults stop at about 1e-6)
 TIGHT_CLARABEL = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mbdl_control.agents import COCP, MPC
-from mbdl_control.agents.model_based.mpc import prediction_matrices
-from mbdl_control.agents.model_based.parametric_qp import ParametricQP
+from mbdl_control.blocks.mpc import prediction_matrices
+from mbdl_control.blocks.qp.parametric_qp import ParametricQP
 from mbdl_control.models import linear_step, quadratic_cost
 
 from .conftest import random_model
@@ -34,7 +34,7 @@ def test_prediction_matrices_match_simulated_dynamics():
 def test_condensed_objective_is_the_mpc_cost_up_to_a_constant():
     model = random_model(1, n=4, m=2)
     mpc = MPC(model, horizon=5)
-    H, F = mpc._qp.H, mpc._qp.F
+    H, F = mpc.policy._qp.H, mpc.policy._qp.F
     x = np.random.default_rng(1).standard_normal(4)
 
     def mpc_cost(inputs):
@@ -42,7 +42,7 @@ def test_condensed_objective_is_the_mpc_cost_up_to_a_constant():
         for u in inputs:
             cost += quadratic_cost(model, states[-1], u)
             states.append(linear_step(model, states[-1], u, np.zeros(4)))
-        return cost + states[-1] @ mpc.P @ states[-1]
+        return cost + states[-1] @ mpc.policy.P @ states[-1]
 
     offsets = []
     for z in np.random.default_rng(2).standard_normal((4, 10)):
@@ -76,7 +76,7 @@ def test_mpc_fast_path_equals_cvxpy_with_state_bounds(horizon):
     assert fast.diagnostics() == reference.diagnostics()
     assert 0 < fast.diagnostics()["failed_solves"] < len(states)  # infeasible states included
     Phi, Gamma = prediction_matrices(model, horizon)
-    plans = {i: fast._qp.solve(x) for i, x in enumerate(states)}
+    plans = {i: fast.policy._qp.solve(x) for i, x in enumerate(states)}
     peaks = [np.max(np.abs(Phi @ states[i] + Gamma @ z)) for i, z in plans.items() if z is not None]
     assert np.isclose(peaks, x_max, atol=1e-7).any()  # a state bound is active somewhere
 
@@ -97,7 +97,7 @@ def test_failed_fast_solve_falls_back_to_safe_action_and_is_counted():
     model = random_model(6, n=3, m=2, u_max=0.01)
     mpc = MPC(model, horizon=5, state_bound=1e-3, solver="DAQP")
     x = np.array([1.0, -1.0, 0.5])
-    np.testing.assert_allclose(mpc.predict(x)[0], np.clip(-mpc.gain @ x, -0.01, 0.01))
+    np.testing.assert_allclose(mpc.predict(x)[0], np.clip(-mpc.policy.gain @ x, -0.01, 0.01))
     assert mpc.diagnostics() == {"solves": 1, "failed_solves": 1, "failure_rate": 1.0}
     mpc.predict(np.zeros(3))  # the workspace recovers: the origin is feasible
     assert mpc.diagnostics()["failed_solves"] == 1
@@ -125,7 +125,7 @@ def test_bad_solver_and_settings_name_the_valid_ones():
 
 @pytest.mark.parametrize("horizon", [1, 10, 30])
 def test_batched_box_solve_equals_daqp_row_by_row(horizon):
-    mpc = MPC(box_lqr_model(), horizon)._qp
+    mpc = MPC(box_lqr_model(), horizon).policy._qp
     bound = np.full(2 * horizon, 0.1)
     qp = ParametricQP(mpc.H, mpc.F, lb=-bound, ub=bound, box_qp_batches=True)
     states = _states_with_active_and_inactive_bounds(8, seed=horizon + 1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mbdl_control.agents import COCP, LQG, BaseAgent, Budget, LearnedCOCP, LearnedNoiseLQG
-from mbdl_control.agents.learned_optimizer.cocp import PUBLISHED_SOLVER_ARGS, convex_policy_layer
+from mbdl_control.agents.learned_optimizer.cocp import PUBLISHED_SOLVER_ARGS
 from mbdl_control.agents.learned_optimizer.kalman import (
     Trajectories,
     collect_trajectories,
@@ -14,11 +14,12 @@ from mbdl_control.agents.learned_optimizer.kalman import (
     estimation_mse,
     kalman_estimates,
 )
+from mbdl_control.blocks.convex_policy import convex_policy_layer
+from mbdl_control.blocks.identification import identify_linear_model
 from mbdl_control.evaluation import evaluate
 from mbdl_control.evaluation.study import study_from_dict
 from mbdl_control.evaluation.trial import run_trial
 from mbdl_control.models import LinearGaussianModel
-from mbdl_control.models.identification import identify_linear_model
 
 SMALL = LinearGaussianModel(
     A=[[1.0, 0.2], [0.0, 0.9]],
@@ -161,9 +162,9 @@ def test_learned_noise_filter_approaches_the_true_covariances(tmp_path):
     env = gym.make("mbdl/LQG-v0", noise_mismatch=2.0)
     base = env.unwrapped
     agent = LearnedNoiseLQG(base.nominal_model, iterations=150)
-    report = agent.fit(env, Budget(steps=2000), seed=0)
+    report = agent.fit(env, Budget(steps=2000, samples=2000), seed=0)
     assert report.samples == 2000 and report.curve[-1] < report.curve[0]
-    test = collect_trajectories(env, LQG(base.nominal_model), 30, seed=99)
+    test = collect_trajectories(env, LQG(base.nominal_model).law, 30, seed=99)
     true_db = decibels(estimation_mse(base.true_model, test))
     nominal_db = decibels(estimation_mse(base.nominal_model, test))
     learned_db = decibels(estimation_mse(agent.filter.learned_model, test))
@@ -182,8 +183,10 @@ def test_learned_noise_filter_approaches_the_true_covariances(tmp_path):
     np.testing.assert_allclose(loaded.filter.W, agent.filter.W)
     y = np.array([[0.5, -1.0]])
     np.testing.assert_allclose(loaded.predict(y)[0], agent.predict(y)[0])
-    with pytest.raises(ValueError, match="at least one episode"):
-        LearnedNoiseLQG(base.nominal_model).fit(env, Budget(steps=50))
+    with pytest.raises(ValueError, match="at least one labelled episode"):
+        LearnedNoiseLQG(base.nominal_model).fit(env, Budget(steps=50, samples=50))
+    with pytest.raises(ValueError, match="got 1000 steps and 0 samples"):
+        LearnedNoiseLQG(base.nominal_model).fit(env, Budget(steps=1000))
 
 
 def test_learned_agents_run_in_a_study():

@@ -5,14 +5,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mbdl_control.evaluation import evaluate
-from mbdl_control.models import LinearGaussianModel
-from mbdl_control.models.riccati import (
+from mbdl_control.blocks.riccati import (
     kalman_steady_state,
     lq_optimal_cost,
     lqr_finite_horizon,
     lqr_steady_state,
 )
+from mbdl_control.evaluation import evaluate
+from mbdl_control.models import LinearGaussianModel
 
 from .conftest import random_model
 

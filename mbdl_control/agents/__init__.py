@@ -1,20 +1,29 @@
-"""Agents across the spectrum; one sub-package per family (see ``SpectrumInfo.family``)."""
+"""Agents across the spectrum; one sub-package per family (see ``SpectrumInfo.family``).
 
-from mbdl_control.agents.base import Agent, BaseAgent, Budget, FitReport, SpectrumInfo
-from mbdl_control.agents.learned_optimizer import LearnedCOCP, LearnedNoiseLQG
-from mbdl_control.agents.model_based import COCP, LQG, LQR, MPC, SaturatedLQR
+Every agent is importable from here, lazily: ``from mbdl_control.agents import MPC`` loads
+the model-based family alone, no torch. The contracts (``BaseAgent``, ``Budget``, ...) live in
+:mod:`mbdl_control.core` and are re-exported here for convenience.
+"""
 
-__all__ = [
-    "COCP",
-    "LQG",
-    "LQR",
-    "MPC",
-    "Agent",
-    "BaseAgent",
-    "Budget",
-    "FitReport",
-    "LearnedCOCP",
-    "LearnedNoiseLQG",
-    "SaturatedLQR",
-    "SpectrumInfo",
-]
+from mbdl_control.core import Agent, BaseAgent, Budget, FitReport, SpectrumInfo
+from mbdl_control.core.lazy import lazy_exports
+
+#: every agent class of the library, by name, and the module that defines it
+AGENTS = {
+    "COCP": ".model_based.cocp",
+    "LQG": ".model_based.lqg",
+    "LQR": ".model_based.lqr",
+    "MPC": ".model_based.mpc",
+    "SaturatedLQR": ".model_based.lqr",
+    "LearnedCOCP": ".learned_optimizer.cocp",
+    "LearnedNoiseLQG": ".learned_optimizer.kalman",
+}
+
+__getattr__, _dir_agents = lazy_exports(__name__, AGENTS)
+
+
+def __dir__() -> list[str]:
+    return sorted([*_dir_agents(), *__all__])
+
+
+__all__ = ["AGENTS", "Agent", "BaseAgent", "Budget", "FitReport", "SpectrumInfo", *AGENTS]

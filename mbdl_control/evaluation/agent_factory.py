@@ -7,7 +7,7 @@ knowledge     constructor call
 ============  ================================================================================
 ``true``      ``Class(env.true_model, **kwargs)`` (``class = "oracle"``: ``env.oracle()``)
 ``nominal``   ``Class(env.nominal_model, **kwargs)``
-``structure`` ``Class(structure_of(env.nominal_model), **kwargs)``: dimensions and bounds only
+``structure`` ``Class(env.structure(), **kwargs)``: the model's form, none of its numbers
 ``none``      ``Class(observation_space, action_space, **kwargs)``; a stable-baselines3
               algorithm: ``Class(policy, fit_env, seed=seed, **kwargs)``
 ============  ================================================================================
@@ -19,37 +19,25 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.base_class import BaseAlgorithm
 
 from mbdl_control import agents as library_agents
-from mbdl_control.agents.base import SpectrumInfo
-from mbdl_control.agents.deep_learning import SB3Agent
-from mbdl_control.envs.episodes import episode_length
+from mbdl_control.core import SpectrumInfo, episode_length
 from mbdl_control.evaluation.study import AgentSpec, StudyError
-from mbdl_control.models import LinearGaussianModel
 
 SB3_ALGORITHMS = ("A2C", "DDPG", "PPO", "SAC", "TD3")
-NOT_AGENTS = {"Agent", "BaseAgent", "Budget", "FitReport", "SpectrumInfo"}
 
 
-@dataclass(frozen=True)
-class LinearStructure:
-    """What ``structure`` knowledge holds of a linear model: its form, not its numbers."""
+def _is_sb3_algorithm(cls: type) -> bool:
+    """Whether ``cls`` is a stable-baselines3 algorithm (SB3 is imported only if it is)."""
+    if not cls.__module__.partition(".")[0] == "stable_baselines3":
+        return False
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
-    n: int
-    m: int
-    p: int
-    u_max: np.ndarray | None
-
-
-def structure_of(model: LinearGaussianModel) -> LinearStructure:
-    """Dimensions and input bounds of ``model``."""
-    return LinearStructure(model.n, model.m, model.p, model.u_max)
+    return issubclass(cls, BaseAlgorithm)
 
 
 def resolve_agent_class(name: str | type) -> type:
@@ -65,11 +53,11 @@ def resolve_agent_class(name: str | type) -> type:
         if not isinstance(found, type):
             raise StudyError(f"{name!r} is not a class but {type(found).__name__}")
         return found
-    if name in library_agents.__all__ and name not in NOT_AGENTS:
+    if name in library_agents.AGENTS:
         return getattr(library_agents, name)
     if name in SB3_ALGORITHMS:
         return getattr(importlib.import_module("stable_baselines3"), name)
-    valid = sorted(set(library_agents.__all__) - NOT_AGENTS)
+    valid = sorted(library_agents.AGENTS)
     raise StudyError(
         f"unknown agent class {name!r}; valid: {valid}, 'oracle', SB3 {list(SB3_ALGORITHMS)}, "
         "or an import path 'package.module:Class'"
@@ -115,7 +103,7 @@ def build_agent(spec: AgentSpec, fit_env: gym.Env, seed: int) -> Any:
             raise StudyError(f"agent {spec.label!r}: the oracle's knowledge is 'true'")
         return base.oracle(episode_length(fit_env))
     cls = resolve_agent_class(spec.cls)
-    if issubclass(cls, BaseAlgorithm):
+    if _is_sb3_algorithm(cls):
         if spec.knowledge != "none":
             raise StudyError(
                 f"agent {spec.label!r}: an SB3 algorithm uses no model; set knowledge = 'none'"
@@ -123,6 +111,8 @@ def build_agent(spec: AgentSpec, fit_env: gym.Env, seed: int) -> Any:
         kwargs = {"verbose": 0, "device": "cpu", **spec.kwargs}
         policy = kwargs.pop("policy", "MlpPolicy")
         learn_env = _finite_action_bounds(fit_env, kwargs.pop("action_bound", None), spec)
+        from mbdl_control.agents.deep_learning import SB3Agent
+
         return SB3Agent(cls(policy, learn_env, seed=seed, **kwargs))
     kwargs = _with_knowledge(cls, spec.knowledge, spec.kwargs)
     if spec.knowledge == "true":
@@ -130,7 +120,7 @@ def build_agent(spec: AgentSpec, fit_env: gym.Env, seed: int) -> Any:
     if spec.knowledge == "nominal":
         return cls(base.nominal_model, **kwargs)
     if spec.knowledge == "structure":
-        return cls(structure_of(base.nominal_model), **kwargs)
+        return cls(base.structure(), **kwargs)
     return cls(fit_env.observation_space, fit_env.action_space, **kwargs)
 
 
@@ -147,10 +137,4 @@ def spectrum_of(agent: Any, spec: AgentSpec) -> SpectrumInfo:
     return SpectrumInfo(spec.family, spec.knowledge, sum(int(np.size(v)) for v in learned.values()))
 
 
-__all__ = [
-    "LinearStructure",
-    "build_agent",
-    "resolve_agent_class",
-    "spectrum_of",
-    "structure_of",
-]
+__all__ = ["SB3_ALGORITHMS", "build_agent", "resolve_agent_class", "spectrum_of"]

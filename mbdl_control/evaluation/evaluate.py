@@ -7,7 +7,7 @@ sample: its standard error is far smaller than that of either mean, which is wha
 episodes rank agents whose costs differ by little.
 
 Where the env has a native batched version (its id's ``vector_entry_point``) and the agent acts
-on batches (``acts_on_batches``: every :class:`~mbdl_control.agents.base.BaseAgent`, SB3
+on batches (``acts_on_batches``: every :class:`~mbdl_control.core.agent.BaseAgent`, SB3
 models), up to :data:`MAX_BATCH` episodes run at once as the rows of one batched env, env ``i``
 seeded with episode ``i``'s seed: the same episodes, so the same results (to floating-point
 rounding of the batched matrix products), many times faster.
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 import gymnasium as gym
 import numpy as np
 
-from mbdl_control.agents.base import Agent, positive_int
-from mbdl_control.envs.episodes import episode_length
+from mbdl_control.core import Agent, episode_length, positive_int
+from mbdl_control.envs.base import PartiallyKnownEnv
 
 #: the most episodes evaluated at once in one batched env
 MAX_BATCH = 1024
@@ -190,16 +190,22 @@ def evaluate(
         raise TypeError(f"agent must have a predict() method like SB3's, got {type(agent)}")
     if isinstance(env, str):
         env = gym.make(env)
+    if isinstance(env, gym.vector.VectorEnv):
+        raise TypeError(
+            "evaluate takes one env (or an id) and runs its own batch of episodes where it "
+            f"can; got the vector env {type(env).__name__}: pass gym.make(id, ...) instead"
+        )
     base = env.unwrapped
+    suite = isinstance(base, PartiallyKnownEnv)  # the contract: oracle, bound, metrics
     seeds = episode_seeds(seed, n_episodes)
-    metric_keys = tuple(getattr(base, "task_metrics", ()))
+    metric_keys = tuple(base.task_metrics) if suite else ()
     costs, episode_metrics = _run_episodes(agent, env, seeds, metric_keys, batched)
     metric_sums = {key: float(np.mean(values)) for key, values in episode_metrics.items()}
     diagnostics = getattr(agent, "diagnostics", None)
     metrics = {**metric_sums, **(diagnostics() if callable(diagnostics) else {})}
     mean_cost = float(np.mean(costs))
     horizon = episode_length(env)
-    bound = base.performance_bound(horizon) if hasattr(base, "performance_bound") else None
+    bound = base.performance_bound(horizon) if suite else None
     result = EvaluationResult(
         mean_cost=mean_cost,
         std_error=standard_error(costs),
@@ -209,7 +215,7 @@ def evaluate(
         bound=bound,
         gap_to_bound=None if bound is None else mean_cost - bound,
     )
-    if not compare_to_oracle or not hasattr(base, "oracle"):
+    if not compare_to_oracle or not suite:
         return result
     if oracle_result is None:
         oracle = base.oracle(horizon)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mbdl_control.agents.base import KNOWLEDGE
+from mbdl_control.core import KNOWLEDGE
 
 
 def _panels(envs: list[str], height: float = 3.8):

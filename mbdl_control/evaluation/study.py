@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mbdl_control.agents.base import FAMILIES, KNOWLEDGE, Budget
+from mbdl_control.core import FAMILIES, KNOWLEDGE, Budget
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 from threadpoolctl import threadpool_limits
 
-from mbdl_control.envs.episodes import episode_length
+from mbdl_control.core import episode_length
 from mbdl_control.evaluation.agent_factory import build_agent, spectrum_of
 from mbdl_control.evaluation.budget import CountingEnv
 from mbdl_control.evaluation.evaluate import EvaluationResult, evaluate

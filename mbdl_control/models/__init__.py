@@ -1,7 +1,9 @@
-"""Model objects a designer may know, and the physics shared by envs and agents."""
+"""What a designer may know: one frozen, validated dataclass per model kind, the ``mismatch``
+knob generic over their fields, and the physics shared by envs and agents."""
 
 from mbdl_control.models.linear_gaussian import (
     LinearGaussianModel,
+    LinearStructure,
     linear_step,
     quadratic_cost,
     saturate,
@@ -11,6 +13,7 @@ from mbdl_control.models.psd import symmetric_sqrt
 
 __all__ = [
     "LinearGaussianModel",
+    "LinearStructure",
     "check_mismatch",
     "linear_step",
     "perturb",

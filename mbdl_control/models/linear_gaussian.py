@@ -66,6 +66,18 @@ def _freeze_vector(name: str, value: object, size: int) -> np.ndarray:
     return array
 
 
+@dataclass(frozen=True)
+class LinearStructure:
+    """The form of a linear-Gaussian model without its numbers: state, input and measurement
+    dimensions (``p = 0``: the state is observed) and the input bounds (part of the physics
+    a designer is told, not of the model it must learn)."""
+
+    n: int
+    m: int
+    p: int
+    u_max: np.ndarray | None
+
+
 @dataclass(frozen=True, eq=False)
 class LinearGaussianModel:
     """A linear-Gaussian system with quadratic stage cost, validated at construction.
@@ -156,6 +168,10 @@ class LinearGaussianModel:
     def p(self) -> int:
         """Measurement dimension (0 when the state is observed)."""
         return 0 if self.C is None else self.C.shape[0]
+
+    def structure(self) -> LinearStructure:
+        """What ``structure`` knowledge holds of this model: its form, not its numbers."""
+        return LinearStructure(self.n, self.m, self.p, self.u_max)
 
     def replace(self, **changes: object) -> LinearGaussianModel:
         """A copy with some fields changed, validated again."""

@@ -13,12 +13,12 @@ never change the models.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-
-from mbdl_control.models.linear_gaussian import LinearGaussianModel
 
 
 def check_mismatch(mismatch: float, name: str = "mismatch") -> float:
@@ -30,12 +30,13 @@ def check_mismatch(mismatch: float, name: str = "mismatch") -> float:
 
 
 def perturb(
-    model: LinearGaussianModel,
+    model: Any,
     mismatch: float,
     rng: np.random.Generator,
     fields: Sequence[str] = ("A", "B"),
-) -> LinearGaussianModel:
-    """The model with each matrix in ``fields`` at relative Frobenius error ``mismatch``."""
+) -> Any:
+    """The model (any frozen model dataclass with a validating ``replace``) with each array in
+    ``fields`` at relative Frobenius error ``mismatch``."""
     mismatch = check_mismatch(mismatch)
     changes = {}
     for name in fields:
@@ -46,14 +47,15 @@ def perturb(
     return model.replace(**changes)
 
 
-def relative_errors(true: LinearGaussianModel, nominal: LinearGaussianModel) -> dict[str, float]:
-    """``‖M̂ − M‖_F / ‖M‖_F`` for every matrix the two models hold (0/0 counts as 0)."""
+def relative_errors(true: Any, nominal: Any) -> dict[str, float]:
+    """``‖M̂ − M‖_F / ‖M‖_F`` for every array field the two models (dataclasses of one kind)
+    both hold, keyed ``rel_error_<field>`` (``‖M̂ − M‖_F`` where ``M = 0``)."""
     errors = {}
-    for name in ("A", "B", "C", "W", "V", "Q", "R", "x0_cov"):
-        matrix, estimate = getattr(true, name), getattr(nominal, name)
-        if matrix is None or estimate is None:
+    for field in dataclasses.fields(true):
+        matrix, estimate = getattr(true, field.name), getattr(nominal, field.name)
+        if not isinstance(matrix, np.ndarray) or not isinstance(estimate, np.ndarray):
             continue
         norm = np.linalg.norm(matrix)
         gap = np.linalg.norm(estimate - matrix)
-        errors[f"rel_error_{name}"] = float(gap / norm) if norm > 0 else float(gap)
+        errors[f"rel_error_{field.name}"] = float(gap / norm) if norm > 0 else float(gap)
     return errors

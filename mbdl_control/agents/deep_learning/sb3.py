@@ -6,7 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from mbdl_control.agents.base import Budget, FitReport, SpectrumInfo
+from mbdl_control.core import Budget, FitReport, SpectrumInfo
 
 
 class SB3Agent:

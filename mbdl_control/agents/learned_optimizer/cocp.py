@@ -8,13 +8,13 @@ Agrawal, Barratt, Boyd, Stellato, "Learning Convex Optimization Control Policies
         u^\top R u + \|\theta (A x + B u)\|_2^2 + q^\top (A x + B u),
 
 with ``θ`` and ``q`` tuned by stochastic gradient descent on the closed-loop cost of simulated
-episodes (:func:`closed_loop_cost`), differentiating the argmin through one of two layers
-(``layer``):
+episodes (:func:`~mbdl_control.blocks.closed_loop.closed_loop_cost`), differentiating the
+argmin through one of two layers (``layer``) of :mod:`mbdl_control.blocks.convex_policy`:
 
 * ``"box_qp"`` (default): the problem is a quadratic program in ``u`` with box constraints,
-  solved exactly and differentiated on its active set by :func:`box_qp`
-  (:func:`box_qp_policy_layer`); the same curve as cvxpylayers to its solver's accuracy,
-  tens of times faster (``benchmarks/convex_layer.py``, ``benchmarks/cocp_training.py``).
+  solved exactly and differentiated on its active set (``box_qp_policy_layer``); the same
+  curve as cvxpylayers to its solver's accuracy, tens of times faster
+  (``benchmarks/convex_layer.py``, ``benchmarks/cocp_training.py``).
 * ``"cvxpylayers"``: the general backend for any DPP problem (Agrawal, Amos, Barratt, Boyd,
   Diamond, Kolter, "Differentiable Convex Optimization Layers", NeurIPS 2019), with the
   published solver settings (``solver_args``). The problem is built once and is DPP; ``x``,
@@ -45,20 +45,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cvxpy as cp
 import numpy as np
 import torch
-from cvxpylayers.torch import CvxpyLayer
 from rich.progress import Progress
 
-from mbdl_control.agents.base import BaseAgent, Budget, FitReport, positive_int
-from mbdl_control.agents.learned_optimizer.box_qp import box_qp
-from mbdl_control.agents.learned_optimizer.closed_loop import TorchModel, closed_loop_cost
-from mbdl_control.agents.model_based.cocp import COCP
-from mbdl_control.envs.episodes import episode_length
+from mbdl_control.blocks.closed_loop import TorchModel, closed_loop_cost
+from mbdl_control.blocks.convex_policy import (
+    ConvexPolicy,
+    box_qp_policy_layer,
+    convex_policy_layer,
+)
+from mbdl_control.blocks.identification import identify_linear_model
+from mbdl_control.blocks.riccati import lqr_steady_state
+from mbdl_control.core import (
+    BaseAgent,
+    Budget,
+    FitReport,
+    episode_length,
+    positive_int,
+    vector_space,
+)
 from mbdl_control.models import LinearGaussianModel, saturate, symmetric_sqrt
-from mbdl_control.models.identification import identify_linear_model
-from mbdl_control.models.riccati import lqr_steady_state
 
 LEARN_FROM = ("model", "system")
 INITS = ("riccati", "identity")
@@ -70,51 +77,6 @@ PUBLISHED_SOLVER_ARGS = {
     "max_iters": 10_000,
     "acceleration_lookback": 0,
 }
-
-
-def convex_policy_layer(model: LinearGaussianModel) -> CvxpyLayer:
-    """The policy's problem as a differentiable layer ``(x, θ, q) ↦ u`` (DPP, built once)."""
-    n, m = model.n, model.m
-    x, theta, q = cp.Parameter(n), cp.Parameter((n, n)), cp.Parameter(n)
-    u, x_next = cp.Variable(m), cp.Variable(n)
-    objective = (
-        cp.sum_squares(symmetric_sqrt(model.R) @ u) + cp.sum_squares(theta @ x_next) + q @ x_next
-    )
-    constraints = [x_next == model.A @ x + model.B @ u]
-    if model.u_max is not None:
-        constraints.append(cp.abs(u) <= model.u_max)
-    problem = cp.Problem(cp.Minimize(objective), constraints)
-    if not problem.is_dpp():  # pragma: no cover - guarded by construction
-        raise ValueError("the convex policy problem must be DPP")
-    return CvxpyLayer(problem, parameters=[x, theta, q], variables=[u])
-
-
-def box_qp_policy_layer(model: LinearGaussianModel) -> Callable[..., torch.Tensor]:
-    r"""The policy's problem as a differentiable layer ``(x, θ, q) ↦ u`` solved by :func:`box_qp`.
-
-    With ``M = θB`` the objective is ``uᵀ(R + MᵀM)u + (2Mᵀθ A x + Bᵀq)ᵀu`` plus terms free of
-    ``u``; halved (the same argmin) it is the box QP
-
-    .. math::
-
-        \min_{|u| \le u_{\max}}\; \tfrac12 u^\top H u + f^\top u, \qquad
-        H = R + B^\top\theta^\top\theta B, \qquad
-        f = B^\top\theta^\top\theta A x + \tfrac12 B^\top q,
-
-    unconstrained when the model has no input bound. ``x`` is ``(n,)`` or ``(batch, n)``; the
-    layer follows the dtype of ``θ`` and is differentiable in ``x``, ``θ`` and ``q``.
-    """
-    A_T, B, R = (torch.tensor(np.array(matrix)) for matrix in (model.A.T, model.B, model.R))
-    bounds = () if model.u_max is None else (torch.tensor(-model.u_max), torch.tensor(model.u_max))
-
-    def layer(x: torch.Tensor, theta: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        dtype = theta.dtype
-        theta_B = theta @ B.to(dtype)
-        H = torch.addmm(R.to(dtype), theta_B.mT, theta_B)
-        f = (x @ A_T.to(dtype)) @ (theta.mT @ theta_B) + 0.5 * (q @ B.to(dtype))
-        return box_qp(H, f, *(bound.to(dtype) for bound in bounds))
-
-    return layer
 
 
 class LearnedCOCP(BaseAgent):
@@ -171,7 +133,8 @@ class LearnedCOCP(BaseAgent):
         self.skipped_steps = 0
         self.last_skip_reason = ""
         self._identified: LinearGaussianModel | None = None
-        self._policy = COCP(model, theta=self._initial_theta(model), knowledge=knowledge)
+        self._policy = ConvexPolicy(model, theta=self._initial_theta(model))
+        self.observation_space = vector_space(model.n)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -212,15 +175,13 @@ class LearnedCOCP(BaseAgent):
             self._identified = self.model.replace(
                 A=parameters["A"], B=parameters["B"], W=parameters["W"]
             )
-        self._policy = COCP(
-            self.policy_model, parameters["theta"], parameters["q"], knowledge=self.knowledge
-        )
+        self._policy = ConvexPolicy(self.policy_model, parameters["theta"], parameters["q"])
 
     def diagnostics(self) -> dict[str, float]:
         return {**self._policy.diagnostics(), "skipped_training_steps": self.skipped_steps}
 
     def _act(self, observations: np.ndarray, state: Any, episode_start: np.ndarray):
-        return self._policy.predict(observations)[0], None
+        return self._policy.act(observations), None
 
     def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
         """Tune ``θ`` and ``q`` (see the module docstring); returns the loss per iteration."""
@@ -288,11 +249,8 @@ class LearnedCOCP(BaseAgent):
                 generator = torch.Generator().manual_seed(seed * 100_003 + iteration + 1)
                 curve.append(self._sgd_step(policy, simulator, horizon, generator, optimizer))
                 progress.update(task, advance=1, description=f"loss {curve[-1]:.3f}")
-        self._policy = COCP(
-            training_model,
-            theta.detach().numpy().copy(),
-            q.detach().numpy().copy(),
-            knowledge=self.knowledge,
+        self._policy = ConvexPolicy(
+            training_model, theta.detach().numpy().copy(), q.detach().numpy().copy()
         )
         return curve
 

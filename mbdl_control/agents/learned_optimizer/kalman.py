@@ -11,7 +11,8 @@ measurement noise covariances are parametrized by Cholesky factors with positive
     (L)_{ii} = e^{d_i},\ (L)_{i>j} \text{ free},
 
 so both stay positive definite whatever the step. They minimize the state-estimation MSE of
-the time-varying filter (the Joseph-form update, for numerical symmetry)
+the time-varying filter (the predict and update of :mod:`mbdl_control.blocks.kalman`, in
+torch, with the Kalman gain of the learned covariances)
 
 .. math::
 
@@ -34,9 +35,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from mbdl_control.agents.base import BaseAgent, Budget, FitReport, positive_int
-from mbdl_control.agents.model_based.lqg import LQG
-from mbdl_control.envs.episodes import episode_length
+from mbdl_control.blocks import kalman
+from mbdl_control.blocks.lqg import OutputFeedback
+from mbdl_control.core import (
+    BaseAgent,
+    Budget,
+    FitReport,
+    episode_length,
+    positive_int,
+    vector_space,
+)
 from mbdl_control.models import LinearGaussianModel
 
 
@@ -54,19 +62,19 @@ class Trajectories:
         return int(self.inputs.shape[0] * self.inputs.shape[1])
 
 
-def collect_trajectories(env: Any, agent: Any, episodes: int, seed: int) -> Trajectories:
-    """Run ``agent`` for ``episodes`` whole episodes, keeping observations, applied inputs
-    and the true states the env reports in ``info["state"]``."""
+def collect_trajectories(env: Any, law: OutputFeedback, episodes: int, seed: int) -> Trajectories:
+    """Run the control ``law`` for ``episodes`` whole episodes, keeping observations, applied
+    inputs and the true states the env reports in ``info["state"]``."""
     observations, inputs, states = [], [], []
     for episode in range(episodes):
         y, info = env.reset(seed=seed * 100_003 + episode)
         ys, us, xs = [y], [], [info["state"]]
-        state, start, done = None, np.ones(1, dtype=bool), False
+        memory, start, done = None, np.ones(1, dtype=bool), False
         while not done:
-            u, state = agent.predict(y, state=state, episode_start=start)
-            y, _, terminated, truncated, info = env.step(u)
+            u, memory = law.act(y[None], memory, start)
+            y, _, terminated, truncated, info = env.step(u[0])
             ys.append(y)
-            us.append(info.get("applied_action", u))
+            us.append(info.get("applied_action", u[0]))
             xs.append(info["state"])
             start, done = np.zeros(1, dtype=bool), terminated or truncated
         observations.append(ys)
@@ -98,20 +106,17 @@ def kalman_estimates(
     covariances ``W``, ``V`` (differentiable in both)."""
     A, B, C = _tensor(model.A), _tensor(model.B), _tensor(model.C)
     y, u = _tensor(data.observations), _tensor(data.inputs)
-    n = A.shape[0]
-    identity = torch.eye(n, dtype=torch.float64)
-    mean = _tensor(model.x0_mean).expand(y.shape[0], n)
+    mean = _tensor(model.x0_mean).expand(y.shape[0], A.shape[0])
     covariance = _tensor(model.x0_cov)
     estimates = []
     for t in range(y.shape[1]):
-        gain = torch.linalg.solve(C @ covariance @ C.T + V, C @ covariance).T
-        mean = mean + (y[:, t] - mean @ C.T) @ gain.T
-        keep = identity - gain @ C
-        covariance = keep @ covariance @ keep.T + gain @ V @ gain.T
+        gain = kalman.kalman_gain(covariance, C, V)
+        mean = kalman.update(mean, y[:, t], C, gain)
+        covariance = kalman.update_covariance(covariance, C, V, gain)
         estimates.append(mean)
         if t < u.shape[1]:
-            mean = mean @ A.T + u[:, t] @ B.T
-            covariance = A @ covariance @ A.T + W
+            mean = kalman.predict(mean, A, B, u[:, t])
+            covariance = kalman.predict_covariance(covariance, A, W)
     return torch.stack(estimates, dim=1)
 
 
@@ -175,10 +180,11 @@ class LearnedNoiseKalman:
 class LearnedNoiseLQG(BaseAgent):
     """LQG whose Kalman filter has noise covariances learned from labelled episodes.
 
-    ``fit`` spends the step budget on whole episodes under the LQG of the agent's model
-    (each step gives one labelled sample: the true state in ``info``), learns ``W`` and ``V``
-    with :class:`LearnedNoiseKalman`, and then acts as :class:`LQG` on the model with the
-    learned covariances (``horizon`` as in :class:`LQG`).
+    ``fit`` spends the budget on whole episodes under the LQG law of the agent's model (each
+    step gives one labelled sample: the true state in ``info``; the budget's ``samples`` must
+    cover them), learns ``W`` and ``V`` with :class:`LearnedNoiseKalman`, and then acts with
+    the LQG law (:class:`~mbdl_control.blocks.lqg.OutputFeedback`) of the model with the
+    learned covariances (``horizon`` as in ``LQG``).
     """
 
     family = "learned-optimizer"
@@ -194,7 +200,8 @@ class LearnedNoiseLQG(BaseAgent):
         super().__init__(knowledge)
         self.model, self.horizon = model, horizon
         self.filter = LearnedNoiseKalman(model, iterations, learning_rate)
-        self._controller = LQG(model, horizon, knowledge)
+        self._controller = OutputFeedback(model, horizon)
+        self.observation_space = vector_space(model.p)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -223,19 +230,24 @@ class LearnedNoiseLQG(BaseAgent):
             full(parameters["W"], self.model.n),
             full(parameters["V"], self.model.p),
         )
-        self._controller = LQG(self.filter.learned_model, self.horizon, self.knowledge)
+        self._controller = OutputFeedback(self.filter.learned_model, self.horizon)
 
     def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
         start = time.perf_counter()
         length = episode_length(env) or 100
-        episodes = (budget or Budget()).steps // length
+        budget = budget or Budget()
+        episodes = min(budget.steps, budget.samples) // length
         if episodes < 1:
             raise ValueError(
-                f"LearnedNoiseLQG needs a budget of at least one episode ({length} steps)"
+                f"LearnedNoiseLQG needs a budget of at least one labelled episode ({length} "
+                f"steps and {length} samples), got {budget.steps} steps and {budget.samples} "
+                "samples"
             )
-        data = collect_trajectories(env, LQG(self.model), episodes, 0 if seed is None else seed)
+        data = collect_trajectories(
+            env, OutputFeedback(self.model), episodes, 0 if seed is None else seed
+        )
         curve = self.filter.fit(data)
-        self._controller = LQG(self.filter.learned_model, self.horizon, self.knowledge)
+        self._controller = OutputFeedback(self.filter.learned_model, self.horizon)
         return FitReport(
             steps=data.steps,
             samples=data.steps,
@@ -244,4 +256,4 @@ class LearnedNoiseLQG(BaseAgent):
         )
 
     def _act(self, observations: np.ndarray, state: Any, episode_start: np.ndarray):
-        return self._controller.predict(observations, state, episode_start)
+        return self._controller.act(observations, state, episode_start)

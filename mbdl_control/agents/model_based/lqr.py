@@ -14,14 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mbdl_control.agents.base import (
-    BaseAgent,
-    check_observation_size,
-    positive_int,
-    time_index,
-)
+from mbdl_control.blocks.riccati import lqr_finite_horizon, lqr_steady_state
+from mbdl_control.core import BaseAgent, positive_int, time_index, vector_space
 from mbdl_control.models import LinearGaussianModel, saturate
-from mbdl_control.models.riccati import lqr_finite_horizon, lqr_steady_state
 
 
 class LQR(BaseAgent):
@@ -37,6 +32,7 @@ class LQR(BaseAgent):
     ) -> None:
         super().__init__(knowledge)
         self.model = model
+        self.observation_space = vector_space(model.n)
         self.horizon = None if horizon is None else positive_int("horizon", horizon)
         self.gain, self.P = lqr_steady_state(model)
         self._gains = None
@@ -51,7 +47,6 @@ class LQR(BaseAgent):
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
     ) -> tuple[np.ndarray, Any]:
-        check_observation_size(self, observations, self.model.n)
         if self._gains is None:
             return -observations @ self.gain.T, None
         steps = time_index(state, episode_start)

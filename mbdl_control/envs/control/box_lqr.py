@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mbdl_control.agents import COCP
+from typing import Any
+
+from mbdl_control.blocks.bounds import finite_horizon_bound, stationary_bound
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models import symmetric_sqrt
-from mbdl_control.models.bounds import finite_horizon_bound, stationary_bound
 
 
 class BoxLQREnv(LinearControlEnv):
@@ -66,7 +67,7 @@ class BoxLQREnv(LinearControlEnv):
     ``performance_bound()``: the *finite-horizon* S-procedure bound of Wang & Boyd (2009) for
     the episode, with time-varying ``P_t`` and ``P_T = 0`` from ``x_0 ~ N(0, Σ_0)``: 10.30 per
     step for the default system. It bounds the expected cost per step of an episode; the
-    stationary bound (10.697, :func:`mbdl_control.models.bounds.stationary_bound`) bounds the
+    stationary bound (10.697, :func:`mbdl_control.blocks.bounds.stationary_bound`) bounds the
     steady-state average, which a 100-step episode from a small ``x_0`` does not reach.
 
     ## Arguments
@@ -109,8 +110,10 @@ class BoxLQREnv(LinearControlEnv):
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
-    def oracle(self, horizon: int | None = None) -> COCP:
+    def oracle(self, horizon: int | None = None) -> Any:
         """The same stationary policy for every horizon."""
+        from mbdl_control.agents.model_based.cocp import COCP  # lazily: gym.make loads no agent
+
         certificate = stationary_bound(self.true_model).P
         return COCP(self.true_model, theta=symmetric_sqrt(certificate), knowledge="true")
 

@@ -1,7 +1,9 @@
 """The shared machinery of the linear-Gaussian control envs (the docstrings live in the envs).
 
 A subclass supplies the true :class:`LinearGaussianModel`, the fields its ``mismatch`` perturbs,
-``oracle()`` and ``performance_bound()``. This base validates actions and keeps the episode;
+``oracle()`` and ``_compute_bound()`` (the contract is
+:class:`~mbdl_control.envs.base.PartiallyKnownEnv`). This base validates actions and keeps
+the episode;
 the dynamics (clip the input to the physical bounds, pay ``xᵀQx + uᵀRu``, move, observe the
 state or ``Cx + v``) are :class:`LinearGaussianDynamics`, shared with the batched envs
 (:mod:`mbdl_control.envs.control.linear_control_vector`). Every call draws the same noise
@@ -11,16 +13,15 @@ disturbances (common random numbers).
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from mbdl_control.agents.base import BaseAgent
+from mbdl_control.blocks.riccati import lqr_steady_state
+from mbdl_control.envs.base import PartiallyKnownEnv
 from mbdl_control.envs.control.linear_dynamics import LinearGaussianDynamics
-from mbdl_control.models import LinearGaussianModel, check_mismatch, perturb, relative_errors
-from mbdl_control.models.riccati import lqr_steady_state
+from mbdl_control.models import LinearGaussianModel, perturb
 
 
 def spectral_radius(matrix: np.ndarray) -> float:
@@ -28,14 +29,13 @@ def spectral_radius(matrix: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(matrix))))
 
 
-class LinearControlEnv(gym.Env):
+class LinearControlEnv(PartiallyKnownEnv):
     """Base class: a :class:`LinearGaussianModel` simulated for ``horizon`` steps."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 10}
     #: fields of the true model that ``mismatch`` perturbs in the nominal model
     perturbed_fields: tuple[str, ...] = ("A", "B")
-    #: keys of ``info`` that :func:`mbdl_control.evaluation.evaluate` averages per step
-    task_metrics: tuple[str, ...] = ("saturated",)
+    task_metrics = ("saturated",)
+    label_keys = ("state",)
     default_horizon = 100
 
     def __init__(
@@ -45,13 +45,7 @@ class LinearControlEnv(gym.Env):
         mismatch_seed: int = 0,
         render_mode: str | None = None,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
-            )
-        self.render_mode = render_mode
-        self.mismatch = check_mismatch(mismatch)
+        super().__init__(mismatch, render_mode)
         self.true_model = true_model
         self.nominal_model = perturb(
             true_model, self.mismatch, np.random.default_rng(mismatch_seed), self.perturbed_fields
@@ -64,18 +58,6 @@ class LinearControlEnv(gym.Env):
         self.dynamics = LinearGaussianDynamics.of(model)
         self._state: np.ndarray | None = None
         self._last_cost = 0.0
-        self._bound_cache: dict[int, float | None] = {}
-
-    @property
-    def horizon(self) -> int:
-        """The registered episode length (``max_episode_steps`` of this id in the registry).
-
-        ``gym.make(id, max_episode_steps=T)`` truncates at ``T`` in a wrapper the env cannot
-        see: pass that ``T`` to ``oracle`` and ``performance_bound`` (``evaluate`` does)."""
-        registered = gym.registry.get(self.spec.id) if self.spec is not None else None
-        if registered is not None and registered.max_episode_steps is not None:
-            return int(registered.max_episode_steps)
-        return self.default_horizon
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -125,7 +107,7 @@ class LinearControlEnv(gym.Env):
         spectral radii of both ``A``, and the spectral radius of the truth in closed loop with
         the nominal model's LQR gain (``ρ(A − B K̂) < 1`` means the nominal LQR stabilizes it)."""
         true, nominal = self.true_model, self.nominal_model
-        report = relative_errors(true, nominal)
+        report = super().mismatch_report()
         report["spectral_radius_true_A"] = spectral_radius(true.A)
         report["spectral_radius_nominal_A"] = spectral_radius(nominal.A)
         gain, _ = lqr_steady_state(nominal)
@@ -133,19 +115,3 @@ class LinearControlEnv(gym.Env):
         report["closed_loop_spectral_radius_nominal_lqr"] = closed_loop
         report["nominal_lqr_stabilizes_truth"] = float(closed_loop < 1.0)
         return report
-
-    def performance_bound(self, horizon: int | None = None) -> float | None:
-        """A number the expected cost per step over a ``horizon``-step episode (default: the
-        registered one) cannot beat; cached per horizon."""
-        horizon = self.horizon if horizon is None else horizon
-        if horizon not in self._bound_cache:
-            self._bound_cache[horizon] = self._compute_bound(horizon)
-        return self._bound_cache[horizon]
-
-    @abstractmethod
-    def _compute_bound(self, horizon: int) -> float | None: ...
-
-    @abstractmethod
-    def oracle(self, horizon: int | None = None) -> BaseAgent:
-        """The best known decision rule built on the true model (``knowledge == "true"``) for
-        ``horizon``-step episodes (default: the registered length)."""

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from mbdl_control.agents.base import BaseAgent, positive_int
+from mbdl_control.core import positive_int
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.normal_streams import NormalStreams
 from mbdl_control.models import LinearGaussianModel
@@ -80,7 +80,18 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
     def task_metrics(self) -> tuple[str, ...]:
         return self.single_env.task_metrics
 
-    def oracle(self, horizon: int | None = None) -> BaseAgent:
+    @property
+    def label_keys(self) -> tuple[str, ...]:
+        return self.single_env.label_keys
+
+    @property
+    def cost_display(self) -> str:
+        return self.single_env.cost_display
+
+    def structure(self) -> Any:
+        return self.single_env.structure()
+
+    def oracle(self, horizon: int | None = None) -> Any:
         return self.single_env.oracle(horizon or self.max_episode_steps)
 
     def performance_bound(self, horizon: int | None = None) -> float | None:

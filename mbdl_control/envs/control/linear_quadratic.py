@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from mbdl_control.agents import LQR
+from typing import Any
+
+from mbdl_control.blocks.riccati import lq_optimal_cost
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
-from mbdl_control.models.riccati import lq_optimal_cost
 
 
 class LinearQuadraticEnv(LinearControlEnv):
@@ -97,7 +98,9 @@ class LinearQuadraticEnv(LinearControlEnv):
         true_model = published_random_model(system_seed, n, m, noise_std=noise_std, x0_std=x0_std)
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
-    def oracle(self, horizon: int | None = None) -> LQR:
+    def oracle(self, horizon: int | None = None) -> Any:
+        from mbdl_control.agents.model_based.lqr import LQR  # lazily: gym.make loads no agent
+
         return LQR(self.true_model, horizon=horizon or self.horizon, knowledge="true")
 
     def _compute_bound(self, horizon: int) -> float:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mbdl_control.agents import LQG
+from typing import Any
+
+from mbdl_control.blocks.riccati import lqg_optimal_cost
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models import check_mismatch
-from mbdl_control.models.riccati import lqg_optimal_cost
 
 
 class LQGEnv(LinearControlEnv):
@@ -123,7 +124,9 @@ class LQGEnv(LinearControlEnv):
         nominal = self.nominal_model
         self.nominal_model = nominal.replace(W=nominal.W / scale, V=nominal.V * scale)
 
-    def oracle(self, horizon: int | None = None) -> LQG:
+    def oracle(self, horizon: int | None = None) -> Any:
+        from mbdl_control.agents.model_based.lqg import LQG  # lazily: gym.make loads no agent
+
         return LQG(self.true_model, horizon=horizon or self.horizon, knowledge="true")
 
     def _compute_bound(self, horizon: int) -> float:

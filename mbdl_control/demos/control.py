@@ -1,4 +1,5 @@
-"""The demo: the classical agents, built on the nominal model, next to the oracle and the bound."""
+"""The control demo: the classical agents, built on the nominal model, next to the oracle and
+the bound."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
-from mbdl_control.agents import COCP, LQG, LQR, MPC, BaseAgent, SaturatedLQR
+from mbdl_control.agents import COCP, LQG, LQR, MPC, SaturatedLQR
+from mbdl_control.core import BaseAgent
 from mbdl_control.evaluation.evaluate import EvaluationResult, evaluate
 
 

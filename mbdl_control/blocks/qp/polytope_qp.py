@@ -6,7 +6,7 @@ r"""An exact, batched, differentiable layer for the quadratic program over a pol
         \tfrac12 u^\top H u + f^\top u, \qquad H = H^\top \succ 0,
 
 for a batch of problems (each of ``H``, ``f``, ``G``, ``h`` batched or shared), in float64 or
-float32. The box of :func:`~mbdl_control.agents.learned_optimizer.box_qp.box_qp` is the case
+float32. The box of :func:`~mbdl_control.blocks.qp.box_qp.box_qp` is the case
 ``G = [I; −I]``; this layer takes any rows, at the price of one solver call per problem.
 
 **Forward.** DAQP, the dual active-set solver of Arnström, Bemporad & Axehill (IEEE TAC 2022),
@@ -43,8 +43,8 @@ import daqp
 import numpy as np
 import torch
 
-#: DAQP's exit flag for an optimum
-DAQP_OPTIMAL = 1
+from mbdl_control.blocks.qp.parametric_qp import DAQP_OPTIMAL
+
 #: DAQP's primal feasibility tolerance here (its default, 1e-6, is meant for control loops)
 PRIMAL_TOLERANCE = 1e-12
 #: the KKT verification's slack, in units of the dtype's machine epsilon

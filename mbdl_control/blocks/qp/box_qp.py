@@ -7,7 +7,7 @@ r"""An exact, batched, differentiable layer for the box-constrained quadratic pr
 
 for a batch of problems at once (``H`` batched or shared, ``f`` batched, bounds broadcast,
 infinite bounds allowed), in float64 or float32. It is the convex control policy's problem
-(:func:`~mbdl_control.agents.learned_optimizer.cocp.box_qp_policy_layer`) without the
+(:func:`~mbdl_control.blocks.convex_policy.box_qp_policy_layer`) without the
 generality, and the overhead, of a conic solver.
 
 **Forward: block principal pivoting.** The KKT conditions split the coordinates into the free

@@ -2,8 +2,9 @@
 and the agent's place on the model-based ↔ data-driven spectrum.
 
 A subclass of :class:`BaseAgent` implements ``_act`` on a batch of observations and ``config``
-(its constructor arguments); the base class handles single vs batched observations, episode
-starts, the spectrum, and ``save``/``load``.
+(its constructor arguments); the base class handles one observation vs a batch (by the
+agent's ``observation_space``, :mod:`mbdl_control.core.observations`), episode starts, the
+action dtype, the spectrum, and ``save``/``load``.
 """
 
 from __future__ import annotations
@@ -11,57 +12,15 @@ from __future__ import annotations
 import importlib
 import pickle
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+import gymnasium as gym
 import numpy as np
 
-FAMILIES = ("model-based", "learned-optimizer", "deep-unfolding", "dnn-aided", "deep-learning")
-KNOWLEDGE = ("true", "nominal", "structure", "none")
-
-
-@dataclass(frozen=True)
-class SpectrumInfo:
-    """Where an agent sits: its family, the model knowledge it uses, the parameters it learns."""
-
-    family: str
-    knowledge: str
-    n_parameters: int
-
-    def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
-        if self.knowledge not in KNOWLEDGE:
-            raise ValueError(f"knowledge must be one of {KNOWLEDGE}, got {self.knowledge!r}")
-        if self.n_parameters < 0:
-            raise ValueError(f"n_parameters must be >= 0, got {self.n_parameters}")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much data a learning agent may use: environment ``steps`` and labelled ``samples``."""
-
-    steps: int = 0
-    samples: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "samples"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 0:
-                raise ValueError(f"Budget.{name} must be an integer >= 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class FitReport:
-    """What ``fit`` used and learned: env steps and labelled samples drawn, steps simulated in
-    a model (not data), wall time, and the training curve (loss per iteration)."""
-
-    steps: int = 0
-    samples: int = 0
-    simulated_steps: int = 0
-    wall_time: float = 0.0
-    curve: tuple[float, ...] = field(default_factory=tuple)
+from mbdl_control.core.budget import Budget, FitReport
+from mbdl_control.core.observations import as_batch, batch_size
+from mbdl_control.core.spectrum import KNOWLEDGE, SpectrumInfo
 
 
 @runtime_checkable
@@ -83,6 +42,13 @@ class BaseAgent(ABC):
     family: ClassVar[str]
     #: ``_act`` takes a batch of independent episodes, so ``evaluate`` may run them at once
     acts_on_batches: ClassVar[bool] = True
+    #: the dtype of the actions ``predict`` returns (integers for detected symbols)
+    action_dtype: ClassVar[type] = np.float64
+    #: the knowledge values the harness may build this agent from (``mbdl-control list agents``)
+    knowledge_options: ClassVar[tuple[str, ...]] = ("true", "nominal")
+    #: the space of one observation, which tells one from a batch (``None``: 1-D is one, 2-D
+    #: a batch); agents of this library set it from their model
+    observation_space: gym.Space | None = None
 
     def __init__(self, knowledge: str = "nominal") -> None:
         if knowledge not in KNOWLEDGE:
@@ -119,25 +85,25 @@ class BaseAgent(ABC):
 
     def predict(
         self,
-        observation: np.ndarray,
+        observation: Any,
         state: Any = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, Any]:
-        """Action(s) for one observation ``(obs_dim,)`` or a batch ``(batch, obs_dim)``.
+        """Action(s) for one observation or a batch (one row per episode), told apart by
+        :attr:`observation_space` (:func:`~mbdl_control.core.observations.as_batch`); the
+        actions come in :attr:`action_dtype`.
 
         ``state`` is the agent's memory (``None`` starts every episode afresh); rows of
         ``episode_start`` that are true restart that episode's memory, as in stable-baselines3.
         """
-        obs = np.asarray(observation, dtype=np.float64)
-        single = obs.ndim == 1
-        batch = obs[None] if single else obs
-        if batch.ndim != 2:
-            raise ValueError(f"observation must be 1-D or 2-D (batch), got shape {obs.shape}")
-        starts = np.zeros(len(batch), dtype=bool)
+        batch, single = as_batch(observation, self.observation_space)
+        rows = batch_size(batch)
+        starts = np.zeros(rows, dtype=bool)
         if episode_start is not None:
-            starts = np.broadcast_to(np.asarray(episode_start, dtype=bool), (len(batch),)).copy()
+            starts = np.broadcast_to(np.asarray(episode_start, dtype=bool), (rows,)).copy()
         actions, state = self._act(batch, state, starts)
+        actions = np.asarray(actions, dtype=self.action_dtype)
         return (actions[0] if single else actions), state
 
     @abstractmethod
@@ -169,38 +135,8 @@ class BaseAgent(ABC):
         return agent
 
 
-def check_observation_size(agent: BaseAgent, observations: np.ndarray, expected: int) -> None:
-    """Raise ``ValueError`` unless a batch of observations has ``expected`` columns."""
-    if observations.shape[1] != expected:
-        raise ValueError(
-            f"{type(agent).__name__} expects observations of size {expected}, "
-            f"got {observations.shape[1]}"
-        )
-
-
 def time_index(state: np.ndarray | None, episode_start: np.ndarray) -> np.ndarray:
     """The step counter of each episode in a batch: zero where an episode starts."""
     steps = np.zeros(len(episode_start), dtype=np.int64) if state is None else state.copy()
     steps[episode_start] = 0
     return steps
-
-
-def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int, or a ``ValueError`` naming ``name`` unless it is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-__all__ = [
-    "FAMILIES",
-    "KNOWLEDGE",
-    "Agent",
-    "BaseAgent",
-    "Budget",
-    "FitReport",
-    "SpectrumInfo",
-    "check_observation_size",
-    "positive_int",
-    "time_index",
-]

@@ -38,9 +38,6 @@ from typing import Any
 
 import daqp
 import numpy as np
-import torch
-
-from mbdl_control.agents.learned_optimizer.box_qp import box_qp
 
 #: DAQP's exit flag for an optimum; every other flag (soft optimum, infeasible, cycling,
 #: unbounded, iteration limit, non-convex, overdetermined initial active set) is a failure.
@@ -161,12 +158,16 @@ class ParametricQP:
         and whether each succeeded.
 
         With ``box_qp_batches`` and bounds only (no rows ``G``), the whole batch is solved at
-        once by :func:`~mbdl_control.agents.learned_optimizer.box_qp.box_qp` (exact block
+        once by :func:`~mbdl_control.blocks.qp.box_qp.box_qp` (exact block
         pivoting in torch): one call instead of a DAQP solve per state, which is what lets
         ``evaluate`` run many episodes of a convex policy at once. The two agree to rounding
         (``tests/test_fast_qp.py``). Otherwise, or should the batched solve refuse the data,
         every state goes to DAQP."""
         if self.box_qp_batches and len(self.G) == 0 and len(states) > 1:
+            import torch  # the DAQP path needs no torch
+
+            from mbdl_control.blocks.qp.box_qp import box_qp
+
             f = states @ self.F.T + self.f0
             lower, upper = (
                 torch.from_numpy(bound) if len(bound) else None

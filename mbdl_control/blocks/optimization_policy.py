@@ -1,9 +1,11 @@
-"""Agents that act by solving a parametrized convex problem at every state, never crashing.
+"""Policies that act by solving a parametrized convex problem at every state, never crashing.
 
-The subclass states its problem twice, and the solver name picks one, built once:
+The base of the linear MPC law (:mod:`.mpc`) and the convex control policy
+(:mod:`.convex_policy`), shared by the model-based agents and the learned convex policy. The
+subclass states its problem twice, and the solver name picks one, built once:
 
 * ``"DAQP"`` (the default of MPC and COCP): the problem condensed to a dense QP in the inputs,
-  :class:`~mbdl_control.agents.model_based.parametric_qp.ParametricQP`, solved exactly by the
+  :class:`~mbdl_control.blocks.qp.parametric_qp.ParametricQP`, solved exactly by the
   dual active-set solver DAQP in tens of microseconds (``benchmarks/mpc_latency.py``);
   ``solver_options`` are DAQP settings, and every solve starts cold (see ParametricQP).
 * ``"CLARABEL"``, ``"OSQP"``, ``"SCS"``: the general, readable cvxpy problem, with the state as
@@ -18,16 +20,15 @@ into the closed loop.
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
-from mbdl_control.agents.base import BaseAgent, check_observation_size
-from mbdl_control.agents.model_based.parametric_qp import ParametricQP
+from mbdl_control.blocks.qp.parametric_qp import ParametricQP
+from mbdl_control.blocks.riccati import lqr_steady_state
 from mbdl_control.models import LinearGaussianModel, saturate
-from mbdl_control.models.riccati import lqr_steady_state
 
 SOLVERS = ("DAQP", "CLARABEL", "OSQP", "SCS")
 
@@ -40,20 +41,16 @@ def check_solver(solver: str) -> str:
     return name
 
 
-class ConvexPolicyAgent(BaseAgent):
+class OptimizationPolicy(ABC):
     """Base of MPC and the convex policy: solve, read the first input, fall back on failure."""
-
-    family = "model-based"
 
     def __init__(
         self,
         model: LinearGaussianModel,
-        solver: str,
-        solver_options: dict[str, Any] | None,
-        warm_start: bool,
-        knowledge: str,
+        solver: str = "DAQP",
+        solver_options: dict[str, Any] | None = None,
+        warm_start: bool = True,
     ) -> None:
-        super().__init__(knowledge)
         self.model = model
         self.solver = check_solver(solver)
         self.solver_options = dict(solver_options or {})
@@ -67,8 +64,9 @@ class ConvexPolicyAgent(BaseAgent):
         """The problem condensed to a QP in the stacked inputs (the ``"DAQP"`` path)."""
 
     @abstractmethod
-    def _cvxpy_problem(self) -> tuple[cp.Expression, list, cp.Parameter, cp.Variable]:
-        """``(objective, constraints, state, inputs)`` of the cvxpy problem (the other paths)."""
+    def _cvxpy_problem(self) -> tuple[cp.Problem, cp.Parameter, cp.Variable]:
+        """``(problem, state, inputs)``: the cvxpy problem with the state as a Parameter (the
+        other paths)."""
 
     def _build(self) -> None:
         """Build the chosen solver's problem once; the subclass calls this last in __init__."""
@@ -76,8 +74,7 @@ class ConvexPolicyAgent(BaseAgent):
             self._qp = self._parametric_qp()
             return
         self._qp = None
-        objective, constraints, self._state, self._inputs = self._cvxpy_problem()
-        self._problem = cp.Problem(cp.Minimize(objective), constraints)
+        self._problem, self._state, self._inputs = self._cvxpy_problem()
         if not self._problem.is_dpp():
             raise ValueError("the problem is not DPP; parameters would force recompilation")
 
@@ -114,17 +111,16 @@ class ConvexPolicyAgent(BaseAgent):
         rate = self.failed_solves / self.solves if self.solves else 0.0
         return {"solves": self.solves, "failed_solves": self.failed_solves, "failure_rate": rate}
 
-    def _act(
-        self, observations: np.ndarray, state: Any, episode_start: np.ndarray
-    ) -> tuple[np.ndarray, Any]:
-        check_observation_size(self, observations, self.model.n)
-        inputs, solved = self._solve_batch(observations)
+    def act(self, states: np.ndarray) -> np.ndarray:
+        """The inputs ``(batch, m)`` at states ``(batch, n)``: the first stage of each solution,
+        or the safe action where a solve failed (counted)."""
+        inputs, solved = self._solve_batch(states)
         # a solver's tolerance may leave an input a hair outside its bounds (DAQP accepts
         # primal_tol = 1e-6): project, so the env never counts tolerance as saturation
         actions = saturate(self.model, inputs[:, : self.model.m])
         failed = ~solved
         if failed.any():
-            actions = np.where(failed[:, None], self.safe_action(observations), actions)
-        self.solves += len(observations)
+            actions = np.where(failed[:, None], self.safe_action(states), actions)
+        self.solves += len(states)
         self.failed_solves += int(failed.sum())
-        return actions, None
+        return actions

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mbdl_control.blocks import kalman
 from mbdl_control.models.linear_gaussian import LinearGaussianModel
 
 
@@ -93,8 +94,7 @@ def kalman_steady_state(model: LinearGaussianModel) -> tuple[np.ndarray, np.ndar
             f"the filter Riccati equation has no stabilizing solution ({error}); "
             "(A, C) must be detectable and (A, W^½) stabilizable"
         ) from error
-    L = np.linalg.solve(C @ Sigma @ C.T + model.V, C @ Sigma).T
-    return L, Sigma
+    return kalman.kalman_gain(Sigma, C, model.V), Sigma
 
 
 @dataclass(frozen=True)
@@ -107,17 +107,16 @@ class FiniteHorizonKalman:
 
 
 def kalman_finite_horizon(model: LinearGaussianModel, horizon: int) -> FiniteHorizonKalman:
-    """Forward covariance recursion ``Σ_{t+1|t} = A Σ_{t|t} Aᵀ + W`` from ``Σ_{0|-1} = Σ_0``."""
+    """The forward recursion of :mod:`.kalman` from the prior ``Σ_{0|-1} = Σ_0``."""
     _require_measurements(model)
-    C, n = model.C, model.n
+    C, V, n = model.C, model.V, model.n
     gains = np.zeros((horizon, n, model.p))
     posterior = np.zeros((horizon, n, n))
     prior = model.x0_cov
     for t in range(horizon):
-        gains[t] = np.linalg.solve(C @ prior @ C.T + model.V, C @ prior).T
-        posterior[t] = (np.eye(n) - gains[t] @ C) @ prior
-        posterior[t] = (posterior[t] + posterior[t].T) / 2
-        prior = model.A @ posterior[t] @ model.A.T + model.W
+        gains[t] = kalman.kalman_gain(prior, C, V)
+        posterior[t] = kalman.update_covariance(prior, C, V, gains[t])
+        prior = kalman.predict_covariance(posterior[t], model.A, model.W)
     return FiniteHorizonKalman(gains=gains, posterior=posterior)
 
 

@@ -1,0 +1,96 @@
+"""The contract of every env of the suite: a task whose model is only partially known.
+
+An env holds two models of one kind (a frozen dataclass of :mod:`mbdl_control.models`): the
+``true_model`` it simulates and the ``nominal_model`` a designer is handed, ``mismatch`` apart
+(each env's docstring defines the distance exactly; 0 means they are equal). It names the
+best known decision rule on the truth (``oracle``), a number no policy's *expected* cost can
+beat (``performance_bound``, or ``None``), and what ``structure`` knowledge hands an agent.
+Every step puts the stage cost in ``info["cost"]``; ``task_metrics`` are the ``info`` keys
+averaged next to it; ``label_keys`` the ``info`` keys a learner may use as supervision,
+counted against its budget's ``samples``; ``cost_display`` how the cost reads best in a
+report (``"linear"``; ``"log"`` for error rates; ``"dB"`` for squared errors).
+``evaluate``, the study harness and the CLI use this contract and nothing else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+from mbdl_control.models import check_mismatch, relative_errors
+
+#: the ways a cost is displayed: as is, on a log scale (error rates), in decibels (MSE)
+COST_DISPLAYS = ("linear", "log", "dB")
+
+
+class PartiallyKnownEnv(gym.Env, ABC):
+    """Base class: validates ``mismatch`` and ``render_mode`` once, caches the bound.
+
+    A subclass sets ``true_model`` and ``nominal_model`` in its ``__init__`` and implements
+    ``oracle`` and ``_compute_bound``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 10}
+    #: ``info`` keys that :func:`mbdl_control.evaluation.evaluate` averages per step
+    task_metrics: ClassVar[tuple[str, ...]] = ()
+    #: ``info`` keys that supervise a learner (true state, symbols); each step carrying them
+    #: is one labelled sample of the budget
+    label_keys: ClassVar[tuple[str, ...]] = ()
+    #: how the cost reads best: one of :data:`COST_DISPLAYS`
+    cost_display: ClassVar[str] = "linear"
+    #: the episode length when the env is built without the registry
+    default_horizon: ClassVar[int] = 1
+
+    true_model: Any
+    nominal_model: Any
+
+    def __init__(self, mismatch: float = 0.0, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                f"got {render_mode!r}"
+            )
+        self.render_mode = render_mode
+        self.mismatch = check_mismatch(mismatch)
+        self._bound_cache: dict[int, float | None] = {}
+
+    @property
+    def horizon(self) -> int:
+        """The registered episode length (``max_episode_steps`` of this id in the registry).
+
+        ``gym.make(id, max_episode_steps=T)`` truncates at ``T`` in a wrapper the env cannot
+        see: pass that ``T`` to ``oracle`` and ``performance_bound`` (``evaluate`` does)."""
+        registered = gym.registry.get(self.spec.id) if self.spec is not None else None
+        if registered is not None and registered.max_episode_steps is not None:
+            return int(registered.max_episode_steps)
+        return self.default_horizon
+
+    def mismatch_report(self) -> dict[str, float]:
+        """Distances between the true and nominal models: the relative Frobenius error of
+        every array they hold (``rel_error_<field>``); subclasses add what their domain
+        measures."""
+        return relative_errors(self.true_model, self.nominal_model)
+
+    def structure(self) -> Any:
+        """What ``structure`` knowledge hands an agent: the nominal model's form (dimensions,
+        bounds), none of its numbers."""
+        return self.nominal_model.structure()
+
+    @abstractmethod
+    def oracle(self, horizon: int | None = None) -> Any:
+        """The best known decision rule built on the true model (``knowledge == "true"``) for
+        ``horizon``-step episodes (default: the registered length)."""
+
+    def performance_bound(self, horizon: int | None = None) -> float | None:
+        """A number the *expected* cost per step over a ``horizon``-step episode (default: the
+        registered one) cannot beat, or ``None``; cached per horizon. A sample mean over
+        finitely many episodes may fall below it."""
+        horizon = self.horizon if horizon is None else horizon
+        if horizon not in self._bound_cache:
+            self._bound_cache[horizon] = self._compute_bound(horizon)
+        return self._bound_cache[horizon]
+
+    @abstractmethod
+    def _compute_bound(self, horizon: int) -> float | None: ...
