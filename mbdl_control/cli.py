@@ -141,6 +141,12 @@ def _run_one(study, results: Path, executor, rerun_failed: bool, quiet: bool, lo
         f"{study.name}: {summary.total} trials, {summary.skipped} already done, "
         f"{summary.ran} run now, {summary.failed} failed -> {results}"
     )
+    if summary.stale:
+        console.print(
+            f"the study file changed: {summary.stale} rows in {results} are trials it no "
+            "longer has (other arguments); they are kept, and the report shows only the "
+            "latest configuration of each agent"
+        )
     try:
         report = write_report(results)
     except ValueError as error:

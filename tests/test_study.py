@@ -24,7 +24,8 @@ def test_trials_enumerate_the_grid_with_env_filters():
     keys = study.trials()
     assert len(keys) == (1 + 2) * 2 * 2 * 2  # LQR on one env, oracle on two
     assert len({key.id for key in keys}) == len(keys)
-    assert keys[0].id == "lq|mismatch=0|LQR|steps=0,samples=0|seed=0"
+    config = study.config_hash(study.env("lq"), study.agent("LQR"))
+    assert keys[0].id == f"lq|mismatch=0|LQR|steps=0,samples=0|seed=0|config={config}"
 
 
 @pytest.mark.parametrize(

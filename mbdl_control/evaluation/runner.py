@@ -4,15 +4,24 @@ Trials whose latest row is ``ok`` are skipped; ``failed`` ones are skipped too u
 ``rerun_failed``. Every finished trial is appended at once, so a study killed at any moment
 loses at most the trials that were running. A side file ``<results>.meta.json`` records each
 run (executor, workers, wall time) for the report.
+
+An agent that uses no model (``knowledge = "none"``) meets the same true env at every
+mismatch value, so it runs once per (env point, budget, seed) and its row is copied to the
+other mismatch values (a mismatch changes only the nominal model, which it never sees). Rows
+of trials the study no longer has (an agent's or env's arguments changed: another
+configuration hash) are kept in the file and counted in the summary as ``stale``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +36,7 @@ from rich.progress import (
 
 from mbdl_control.evaluation.executors import LocalExecutor, RayExecutor
 from mbdl_control.evaluation.store import ResultStore
-from mbdl_control.evaluation.study import Study
+from mbdl_control.evaluation.study import Study, TrialKey
 
 LOGGER = logging.getLogger("mbdl_control.study")
 LOGGER.addHandler(logging.NullHandler())
@@ -36,13 +45,16 @@ LOGGER.propagate = False
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What a run did: trials in the study, already done before, run now, failed now."""
+    """What a run did: trials in the study, already done before, run now (run or copied
+    from a sibling trial), failed now, and rows in the results from trials the study no
+    longer has (``stale``: its file changed)."""
 
     total: int
     skipped: int
     ran: int
     failed: int
     results: Path
+    stale: int = 0
 
 
 def meta_path(results: Path) -> Path:
@@ -58,6 +70,51 @@ def _record_run(results: Path, study: Study, run: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(meta, indent=2))
     os.replace(temporary, path)  # atomic: the meta file is whole or absent
+
+
+def _siblings(study: Study, key: TrialKey) -> list[TrialKey]:
+    """The trials that must give ``key``'s row: itself, and for an agent that uses no model
+    the same trial at every other mismatch value of that agent."""
+    agent = study.agent(key.agent)
+    if agent.knowledge != "none":
+        return [key]
+    return [replace(key, mismatch=value) for value in agent.mismatch or study.mismatch]
+
+
+def _copied(row: dict[str, Any], key: TrialKey) -> dict[str, Any]:
+    """``row`` as the row of its sibling ``key`` (module docstring)."""
+    copy = {name: None if isinstance(v, float) and math.isnan(v) else v for name, v in row.items()}
+    copy.update(trial=key.id, mismatch=key.mismatch)
+    return copy
+
+
+def _plan(study: Study, todo: list[TrialKey], store: ResultStore):
+    """``(to run, copies, rows ready now)``: of each group of siblings in ``todo``, the first
+    runs and the others wait for its row (``copies``: run trial id → siblings), unless an
+    ``ok`` row of the group is stored already, which they all copy."""
+    stored = store.read()
+    ok_rows = {row["trial"]: row for row in stored[stored["status"] == "ok"].to_dict("records")}
+    groups: dict[str, list[TrialKey]] = defaultdict(list)
+    for key in todo:
+        groups[_siblings(study, key)[0].id].append(key)
+    to_run, copies, ready = [], {}, []
+    for keys in groups.values():
+        siblings = _siblings(study, keys[0])
+        done = next((ok_rows[sibling.id] for sibling in siblings if sibling.id in ok_rows), None)
+        if done is not None:
+            ready += [_copied(done, key) for key in keys]
+        else:
+            to_run.append(keys[0])
+            copies[keys[0].id] = keys[1:]
+    return to_run, copies, ready
+
+
+def _rows(study, executor, to_run, copies, ready) -> Iterator[dict[str, Any]]:
+    yield from ready
+    for row in executor.run(study, to_run):
+        yield row
+        for sibling in copies.get(row["trial"], ()):
+            yield _copied(row, sibling)
 
 
 def _progress(quiet: bool) -> Progress:
@@ -89,6 +146,8 @@ def run_study(
     keys = study.trials()
     redo = {"failed"} if rerun_failed else set()
     todo = [key for key in keys if key.id not in statuses or statuses[key.id] in redo]
+    stale = len(set(statuses) - {key.id for key in keys})
+    to_run, copies, ready = _plan(study, todo, store)
     handler = None
     if log_file is not None:
         handler = logging.FileHandler(log_file)
@@ -100,7 +159,7 @@ def run_study(
     try:
         with _progress(quiet) as progress:
             task = progress.add_task(study.name, total=len(todo), failed=0)
-            for row in executor.run(study, todo):
+            for row in _rows(study, executor, to_run, copies, ready):
                 store.append(row)
                 failed += row["status"] != "ok"
                 progress.update(task, advance=1, failed=failed)
@@ -122,4 +181,4 @@ def run_study(
             "failed": failed,
         },
     )
-    return StudySummary(len(keys), len(keys) - len(todo), len(todo), failed, results)
+    return StudySummary(len(keys), len(keys) - len(todo), len(todo), failed, results, stale)

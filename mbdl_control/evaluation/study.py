@@ -17,6 +17,8 @@ A study file (see ``experiments/``)::
     [[envs]]
     id = "mbdl/BoxLQR-v0"
     kwargs = {}                            # optional constructor arguments
+    sweep = { noise_std = [0.25, 0.5] }    # optional: constructor arguments swept as axes
+                                           # of the grid, like mismatch (SNR, noise level)
     max_episode_steps = 100                # optional
     label = "box"                          # optional, default the id
 
@@ -36,10 +38,17 @@ A study file (see ``experiments/``)::
     episodes = 20
     seeds = [0]
     agents = { "MPC H=10" = { horizon = 5 } }  # constructor arguments, by agent label
+
+A trial is one point of the grid: (env, its swept arguments, mismatch, agent, budget, seed).
+Its id also holds a hash of everything else that changes its result (the env's and agent's
+resolved arguments, the evaluation episodes and seed offset: :meth:`Study.config_hash`), so
+editing an agent's arguments makes new trials instead of silently keeping the old rows.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
 import sys
@@ -67,7 +76,7 @@ STUDY_KEYS = {
 }
 EVALUATION_KEYS = {"episodes", "seed_offset"}
 BUDGET_KEYS = {"steps", "samples"}
-ENV_KEYS = {"id", "kwargs", "max_episode_steps", "label"}
+ENV_KEYS = {"id", "kwargs", "sweep", "max_episode_steps", "label"}
 AGENT_KEYS = {"class", "knowledge", "kwargs", "label", "envs", "family", "budgets", "mismatch"}
 QUICK_KEYS = {"episodes", "seeds", "mismatch", "budgets", "agents"}
 
@@ -87,19 +96,41 @@ def _check_keys(where: str, table: dict[str, Any], valid: set[str], required=())
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """One env of a study: a registered id with constructor arguments."""
+    """One env of a study: a registered id with constructor arguments, some of them swept."""
 
     id: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
     label: str = ""
+    sweep: dict[str, tuple] = field(default_factory=dict)
 
-    def make_kwargs(self, mismatch: float) -> dict[str, Any]:
-        """Arguments for ``gym.make(self.id, **...)``."""
+    def __post_init__(self) -> None:
+        for name, values in self.sweep.items():
+            if name == "mismatch" or name in self.kwargs:
+                raise StudyError(
+                    f"env {self.label!r}: cannot sweep {name!r}; it is "
+                    + ("the study's own `mismatch` axis" if name == "mismatch" else "in kwargs")
+                )
+            if not isinstance(values, list | tuple) or not values:
+                raise StudyError(
+                    f"env {self.label!r}: sweep.{name} must be a non-empty list, got {values!r}"
+                )
+
+    def axes(self) -> list[tuple[tuple[str, Any], ...]]:
+        """Every combination of the swept arguments, as ``((name, value), ...)`` (one empty
+        combination when nothing is swept)."""
+        names = sorted(self.sweep)
+        return [
+            tuple(zip(names, values, strict=True))
+            for values in itertools.product(*(self.sweep[name] for name in names))
+        ]
+
+    def make_kwargs(self, mismatch: float, axes: tuple[tuple[str, Any], ...] = ()) -> dict:
+        """Arguments for ``gym.make(self.id, **...)`` at one point of the grid."""
         extra = (
             {} if self.max_episode_steps is None else {"max_episode_steps": self.max_episode_steps}
         )
-        return {**self.kwargs, "mismatch": mismatch, **extra}
+        return {**self.kwargs, **dict(axes), "mismatch": mismatch, **extra}
 
 
 @dataclass(frozen=True)
@@ -133,20 +164,30 @@ class AgentSpec:
 
 @dataclass(frozen=True)
 class TrialKey:
-    """What a trial is a pure function of (with its study)."""
+    """What a trial is a pure function of (with its study): a point of the grid, and the
+    hash of the configuration that holds for the whole grid."""
 
     env: str
     mismatch: float
     agent: str
     budget: Budget
     seed: int
+    axes: tuple[tuple[str, Any], ...] = ()
+    config: str = ""
 
     @property
     def id(self) -> str:
         """A stable string naming the trial in the result store."""
+        axes = "".join(
+            f"|{name}={value:g}"
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else f"|{name}={value}"
+            for name, value in self.axes
+        )
         return (
-            f"{self.env}|mismatch={self.mismatch:g}|{self.agent}"
+            f"{self.env}{axes}|mismatch={self.mismatch:g}|{self.agent}"
             f"|steps={self.budget.steps},samples={self.budget.samples}|seed={self.seed}"
+            f"|config={self.config}"
         )
 
 
@@ -202,14 +243,33 @@ class Study:
     def trials(self) -> list[TrialKey]:
         """Every trial of the study, in a fixed order."""
         return [
-            TrialKey(env.label, mismatch, agent.label, budget, seed)
+            TrialKey(env.label, mismatch, agent.label, budget, seed, axes, config)
             for env in self.envs
             for agent in self.agents
             if agent.envs is None or env.label in agent.envs
+            for config in [self.config_hash(env, agent)]
+            for axes in env.axes()
             for mismatch in agent.mismatch or self.mismatch
             for budget in agent.budgets or self.budgets
             for seed in self.seeds
         ]
+
+    def config_hash(self, env: EnvSpec, agent: AgentSpec) -> str:
+        """A short hash of what changes the results of ``agent`` on ``env`` but is not an
+        axis of the grid: the env's id, fixed arguments and episode length, the agent's class,
+        knowledge, family and arguments, and the evaluation's episodes and seed offset."""
+        cls = (
+            agent.cls
+            if isinstance(agent.cls, str)
+            else f"{agent.cls.__module__}:{agent.cls.__qualname__}"
+        )
+        payload = {
+            "env": [env.id, env.kwargs, env.max_episode_steps],
+            "agent": [cls, agent.knowledge, agent.family, agent.kwargs],
+            "evaluation": [self.episodes, self.seed_offset],
+        }
+        text = json.dumps(payload, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
 
     def env(self, label: str) -> EnvSpec:
         return next(e for e in self.envs if e.label == label)
@@ -289,7 +349,14 @@ def study_from_dict(raw: dict[str, Any]) -> Study:
     envs = []
     for index, table in enumerate(raw["envs"]):
         _check_keys(f"envs[{index}]", table, ENV_KEYS, required=("id",))
-        envs.append(EnvSpec(**{**table, "label": table.get("label", table["id"])}))
+        fields = {**table, "label": table.get("label", table["id"])}
+        if "sweep" in fields:
+            if not isinstance(fields["sweep"], dict):
+                raise StudyError(f"envs[{index}].sweep must be a table like {{snr_db = [0, 4]}}")
+            fields["sweep"] = {
+                name: tuple(v) if isinstance(v, list) else v for name, v in fields["sweep"].items()
+            }
+        envs.append(EnvSpec(**fields))
     agents = []
     for index, table in enumerate(raw["agents"]):
         _check_keys(f"agents[{index}]", table, AGENT_KEYS, required=("class", "knowledge"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import platform
 import time
 import traceback
@@ -23,6 +24,7 @@ import gymnasium as gym
 from threadpoolctl import threadpool_limits
 
 from mbdl_control.core import episode_length
+from mbdl_control.envs.base import PartiallyKnownEnv
 from mbdl_control.evaluation.agent_factory import build_agent, spectrum_of
 from mbdl_control.evaluation.budget import CountingEnv
 from mbdl_control.evaluation.evaluate import EvaluationResult, evaluate
@@ -34,6 +36,7 @@ COLUMNS = (
     "study",
     "env",
     "env_id",
+    "axes",
     "mismatch",
     "agent",
     "agent_class",
@@ -56,6 +59,9 @@ COLUMNS = (
     "samples_used",
     "simulated_steps",
     "metrics",
+    "cost_display",
+    "curve",
+    "config",
     "fit_seconds",
     "eval_seconds",
     "versions",
@@ -79,8 +85,22 @@ def versions() -> str:
     return json.dumps(found, sort_keys=True)
 
 
-def _make(env: EnvSpec, mismatch: float) -> gym.Env:
-    return gym.make(env.id, **env.make_kwargs(mismatch))
+#: the most points of a training curve a row keeps (evenly spaced, the last one included)
+CURVE_POINTS = 200
+
+
+def _make(env: EnvSpec, key: TrialKey) -> gym.Env:
+    return gym.make(env.id, **env.make_kwargs(key.mismatch, key.axes))
+
+
+def _curve(report: Any) -> str:
+    """The fit's training curve as JSON (``null`` for skipped steps), thinned to at most
+    :data:`CURVE_POINTS` points."""
+    curve = list(getattr(report, "curve", ()) or ())
+    if len(curve) > CURVE_POINTS:
+        step = (len(curve) - 1) / (CURVE_POINTS - 1)
+        curve = [curve[round(i * step)] for i in range(CURVE_POINTS)]
+    return json.dumps([value if math.isfinite(value) else None for value in map(float, curve)])
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,10 +110,11 @@ def _cached_oracle_result(env_id: str, kwargs: str, episodes: int, seed: int) ->
     return evaluate(oracle, made, episodes, seed, compare_to_oracle=False)
 
 
-def _oracle_result(env: EnvSpec, episodes: int, seed: int) -> EvaluationResult:
+def _oracle_result(env: EnvSpec, key: TrialKey, episodes: int, seed: int) -> EvaluationResult:
     """The oracle's evaluation, cached per process: the oracle sees the truth, which no
-    mismatch changes, so one evaluation serves every agent and mismatch of an env."""
-    kwargs = json.dumps(env.make_kwargs(0.0), sort_keys=True)
+    mismatch changes, so one evaluation serves every agent and mismatch of an env (at each
+    point of its swept arguments)."""
+    kwargs = json.dumps(env.make_kwargs(0.0, key.axes), sort_keys=True)
     return _cached_oracle_result(env.id, kwargs, episodes, seed)
 
 
@@ -105,6 +126,7 @@ def empty_row(study: Study, key: TrialKey) -> dict[str, Any]:
         study=study.name,
         env=key.env,
         env_id=study.env(key.env).id,
+        axes=json.dumps(dict(key.axes), sort_keys=True),
         mismatch=key.mismatch,
         agent=key.agent,
         agent_class=spec.cls
@@ -116,6 +138,7 @@ def empty_row(study: Study, key: TrialKey) -> dict[str, Any]:
         seed=key.seed,
         eval_seed=key.seed + study.seed_offset,
         episodes=study.episodes,
+        config=key.config,
         versions=versions(),
         status="failed",
         error="",
@@ -142,19 +165,25 @@ def run_trial(study: Study, key: TrialKey) -> dict[str, Any]:
 
 def _fill(row: dict[str, Any], study: Study, key: TrialKey) -> None:
     env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
-    fit_env = CountingEnv(_make(env_spec, key.mismatch), key.budget)
+    fit_env = CountingEnv(_make(env_spec, key), key.budget)
     agent = build_agent(agent_spec, fit_env, key.seed)
     start = time.perf_counter()
     report = agent.fit(fit_env, key.budget, key.seed) if hasattr(agent, "fit") else None
     row["fit_seconds"] = time.perf_counter() - start
     row["steps_used"], row["samples_used"] = fit_env.steps_used, fit_env.samples_used
     row["simulated_steps"] = getattr(report, "simulated_steps", 0)
+    row["curve"] = _curve(report)
+    row["cost_display"] = (
+        fit_env.unwrapped.cost_display
+        if isinstance(fit_env.unwrapped, PartiallyKnownEnv)
+        else "linear"
+    )
     spectrum = spectrum_of(agent, agent_spec)
     row.update(family=spectrum.family, n_parameters=spectrum.n_parameters)
     start = time.perf_counter()
-    oracle = _oracle_result(env_spec, study.episodes, row["eval_seed"])
+    oracle = _oracle_result(env_spec, key, study.episodes, row["eval_seed"])
     result = evaluate(
-        agent, _make(env_spec, key.mismatch), study.episodes, row["eval_seed"], oracle_result=oracle
+        agent, _make(env_spec, key), study.episodes, row["eval_seed"], oracle_result=oracle
     )
     row["eval_seconds"] = time.perf_counter() - start
     row.update(
