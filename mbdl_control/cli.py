@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mbdl_control.envs import ENV_SPECS
 from mbdl_control.evaluation.study import StudyError
@@ -43,10 +46,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="Evaluation seed (common to all agents).")] = 0,
 ) -> None:
     """Evaluate the classical agents on the nominal model against the oracle and the bound."""
-    from mbdl_control.demos.control import run_demo
-
     if env not in ENV_SPECS:
         raise typer.BadParameter(f"{env!r} is not an mbdl env; valid: {sorted(ENV_SPECS)}")
+    domain = ENV_SPECS[env][0].partition(":")[0]  # each domain's demo: mbdl_control.demos.<domain>
+    run_demo = importlib.import_module(f"mbdl_control.demos.{domain}").run_demo
     console = Console()
     with console.status(f"evaluating on {env} ({episodes} episodes) ..."):
         rows = run_demo(env, mismatch, episodes, seed)
@@ -70,7 +73,8 @@ def demo(
             "—" if failed is None else f"{int(failed)}",
         )
     console.print(table)
-    console.print(f"performance bound (no policy beats it): {rows[0].result.bound:.3f}")
+    bound = _plus_minus(rows[0].result.bound, None)
+    console.print(f"bound on the expected cost per step: {bound} (a sample mean may fall below it)")
 
 
 class Listing(str, Enum):
@@ -83,10 +87,21 @@ class ExecutorName(str, Enum):
     ray = "ray"
 
 
-def _first_line(obj: object) -> str:
+#: an RST inline literal of a docstring: code between double backticks
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def _summary(obj: object) -> Text:
+    """The first paragraph of ``obj``'s docstring (of its ``## Description`` section, where
+    an env's docstring starts), on one line for the table to wrap, so a description reads as
+    whole sentences; RST literals are shown as code (styled, without their backticks)."""
     doc = inspect.getdoc(obj) or ""
-    lines = [line.strip() for line in doc.splitlines() if line.strip() and not line.startswith("#")]
-    return lines[0] if lines else ""
+    _, heading, description = doc.partition("## Description")
+    paragraph = (description if heading else doc).strip().split("\n\n")[0]
+    summary = Text()
+    for index, part in enumerate(_LITERAL.split(" ".join(paragraph.split()))):
+        summary.append(part, style="cyan" if index % 2 else "")  # odd parts: the literals
+    return summary
 
 
 @app.command(name="list")
@@ -107,15 +122,15 @@ def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> No
             table.add_row(
                 env_id,
                 str(gym.registry[env_id].max_episode_steps),
-                _first_line(cls),
+                _summary(cls),
             )
     else:
         table = Table("agent", "family", "builds on", "description")
         for name in sorted(agents.AGENTS):
             cls = getattr(agents, name)
             knowledge = " or ".join(cls.knowledge_options)
-            table.add_row(name, cls.family, knowledge, _first_line(cls))
-        table.add_row("oracle", "(the env's)", "true model", "the env's best known policy")
+            table.add_row(name, cls.family, knowledge, _summary(cls))
+        table.add_row("oracle", "(the env's)", "true", "the env's best known policy")
         for name in SB3_ALGORITHMS:
             table.add_row(name, "deep-learning", "none", f"stable-baselines3 {name}")
     console.print(table)

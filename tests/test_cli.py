@@ -1,5 +1,6 @@
 from typer.testing import CliRunner
 
+from mbdl_control.agents import LearnedCOCP
 from mbdl_control.cli import app
 
 runner = CliRunner()
@@ -8,8 +9,10 @@ runner = CliRunner()
 def test_demo_prints_table_and_bound():
     result = runner.invoke(app, ["demo", "--episodes", "3", "--mismatch", "0.2"])
     assert result.exit_code == 0, result.output
-    for text in ("oracle (COCP)", "saturated LQR", "MPC (H=10)", "COCP", "performance bound"):
+    for text in ("oracle (COCP)", "saturated LQR", "MPC (H=10)", "COCP"):
         assert text in result.output
+    assert "bound on the expected cost per step: 10.3" in result.output
+    assert "(a sample mean may fall below it)" in result.output
 
 
 def test_demo_on_lqg():
@@ -37,6 +40,32 @@ def test_list_envs_and_agents():
     assert agents.exit_code == 0
     for name in ("MPC", "COCP", "model-based", "PPO", "oracle"):
         assert name in agents.output
+
+
+def wide_listing(what: str) -> str:
+    """``mbdl-control list WHAT`` on a terminal wide enough that no row wraps."""
+    result = runner.invoke(app, ["list", what], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_list_shows_whole_first_paragraphs_without_rst_markup():
+    envs = wide_listing("envs")
+    # the last sentence of LQG-v0's first paragraph, its ``literals`` shown as plain code
+    assert "Defaults: n = 4 states, m = 2 inputs, p = 2 measurements" in envs
+    assert "W = 0.25 I, V = I, x_0 ~ N(0, I), Q = R = I." in envs
+    assert "Action Space" not in envs  # the Description section's first paragraph only
+    agents = wide_listing("agents")
+    assert "LQG whose Kalman filter has noise covariances learned from labelled episodes." in agents
+    assert "spends the budget" not in agents  # LearnedNoiseLQG's second paragraph
+    narrow = runner.invoke(app, ["list", "envs"]).output  # 80 columns: wrapped, not cut
+    for output in (envs, agents, narrow):
+        assert "``" not in output and "…" not in output
+
+
+def test_list_agents_shows_the_knowledge_each_builds_on():
+    (row,) = [line for line in wide_listing("agents").splitlines() if "LearnedCOCP" in line]
+    assert "learned-optimizer" in row and " or ".join(LearnedCOCP.knowledge_options) in row
 
 
 TINY = """name = "tiny"

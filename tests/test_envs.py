@@ -75,7 +75,7 @@ def test_bad_arguments_raise_clear_errors(env_id):
         gym.make(env_id, mismatch=-0.1)
     with pytest.raises(ValueError, match="render_mode must be None or one of"):
         with pytest.warns(UserWarning, match="not in the possible render_modes"):
-            gym.make(env_id, render_mode="human")
+            gym.make(env_id, render_mode="video")
     with pytest.raises(ValueError, match="n must be a positive integer"):
         gym.make(env_id, n=0)
 

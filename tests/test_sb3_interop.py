@@ -4,10 +4,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
-from mbdl_control.agents import LQG, LQR
+from mbdl_control.agents import LQG, LQR, MPC
+from mbdl_control.envs.base import FRAME_SIZE
 from mbdl_control.evaluation import evaluate
 
 
@@ -28,3 +30,37 @@ def test_sb3_model_works_with_our_evaluate():
     model = PPO("MlpPolicy", env, n_steps=64, batch_size=32, seed=0, device="cpu")
     result = evaluate(model, env, n_episodes=2, seed=0, compare_to_oracle=False)
     assert np.isfinite(result.mean_cost) and result.mean_cost > env.unwrapped.performance_bound()
+
+
+@pytest.fixture
+def sb3_vec_env():
+    """SB3's own helper, as a user calls it: it asks for ``render_mode="rgb_array"``."""
+    return make_vec_env("mbdl/BoxLQR-v0", n_envs=4, seed=0)
+
+
+def test_sb3_make_vec_env_builds_rendering_envs_ppo_learns_on(sb3_vec_env):
+    assert sb3_vec_env.num_envs == 4 and sb3_vec_env.reset().shape == (4, 8)
+    assert sb3_vec_env.get_attr("render_mode") == ["rgb_array"] * 4
+    assert [frame.shape for frame in sb3_vec_env.get_images()] == [(*FRAME_SIZE, 3)] * 4
+    model = PPO("MlpPolicy", sb3_vec_env, n_steps=64, batch_size=64, seed=0, device="cpu")
+    model.learn(total_timesteps=512)  # two rollouts and updates
+    assert model.num_timesteps == 512
+
+
+@pytest.mark.parametrize("agent_cls", [MPC, LQR])
+def test_sb3_evaluate_policy_runs_our_agents_on_vec_and_single_envs(sb3_vec_env, agent_cls):
+    nominal = sb3_vec_env.get_attr("nominal_model")[0]
+    for env in (sb3_vec_env, Monitor(gym.make("mbdl/BoxLQR-v0"))):
+        rewards, lengths = evaluate_policy(
+            agent_cls(nominal), env, n_eval_episodes=4, return_episode_rewards=True
+        )
+        rewards = np.asarray(rewards)
+        assert lengths == [100] * 4 and np.all(np.isfinite(rewards)) and np.all(rewards < 0)
+
+
+def test_our_evaluate_refuses_a_vector_env(sb3_vec_env):
+    envs = gym.make_vec("mbdl/BoxLQR-v0", num_envs=2)
+    agent = LQR(envs.nominal_model)
+    for vector in (envs, sb3_vec_env):  # Gymnasium's and stable-baselines3's
+        with pytest.raises(TypeError, match=r"evaluate takes one env .* pass gym.make\(id, ...\)"):
+            evaluate(agent, vector, n_episodes=2)

@@ -2,7 +2,10 @@
 
 An env holds two models of one kind (a frozen dataclass of :mod:`mbdl_control.models`): the
 ``true_model`` it simulates and the ``nominal_model`` a designer is handed, ``mismatch`` apart
-(each env's docstring defines the distance exactly; 0 means they are equal). It names the
+(each env's docstring defines the distance exactly; 0 means they are equal). ``mismatch``
+changes the nominal model only, never the truth or the env's random draws, so one evaluation
+of the oracle serves every mismatch value and agents are compared on common random numbers
+(the harness relies on it). It names the
 best known decision rule on the truth (``oracle``), a number no policy's *expected* cost can
 beat (``performance_bound``, or ``None``), and what ``structure`` knowledge hands an agent.
 Every step puts the stage cost in ``info["cost"]``; ``task_metrics`` are the ``info`` keys
@@ -10,15 +13,24 @@ averaged next to it; ``label_keys`` the ``info`` keys a learner may use as super
 counted against its budget's ``samples``; ``cost_display`` how the cost reads best in a
 report (``"linear"``; ``"log"`` for error rates; ``"dB"`` for squared errors).
 ``evaluate``, the study harness and the CLI use this contract and nothing else.
+
+Rendering is generic, so every env renders the same way: an env hands the vectors worth
+watching (state, input, received samples, decisions) to ``_record`` on ``reset`` and ``step``,
+and ``render`` shows the latest of them as a line (``"ansi"``) or the last
+:data:`RENDER_HISTORY` of them as a strip chart (``"rgb_array"``, drawn with numpy alone, fast
+enough for ``RecordVideo`` and the ``rgb_array`` that stable-baselines3's helpers ask for).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import deque
 from typing import Any, ClassVar
 
 import gymnasium as gym
+import numpy as np
 
+from mbdl_control.envs.rendering import RENDER_HISTORY, strip_chart
 from mbdl_control.models import check_mismatch, relative_errors
 
 #: the ways a cost is displayed: as is, on a log scale (error rates), in decibels (MSE)
@@ -26,13 +38,14 @@ COST_DISPLAYS = ("linear", "log", "dB")
 
 
 class PartiallyKnownEnv(gym.Env, ABC):
-    """Base class: validates ``mismatch`` and ``render_mode`` once, caches the bound.
+    """Base class: validates ``mismatch`` and ``render_mode`` once, caches the bound, renders.
 
-    A subclass sets ``true_model`` and ``nominal_model`` in its ``__init__`` and implements
-    ``oracle`` and ``_compute_bound``.
+    A subclass sets ``true_model`` and ``nominal_model`` in its ``__init__``, implements
+    ``oracle`` and ``_compute_bound``, calls ``super().reset(seed=seed)`` first in ``reset``,
+    and hands what is worth watching to ``_record``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 10}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
     #: ``info`` keys that :func:`mbdl_control.evaluation.evaluate` averages per step
     task_metrics: ClassVar[tuple[str, ...]] = ()
     #: ``info`` keys that supervise a learner (true state, symbols); each step carrying them
@@ -55,6 +68,43 @@ class PartiallyKnownEnv(gym.Env, ABC):
         self.render_mode = render_mode
         self.mismatch = check_mismatch(mismatch)
         self._bound_cache: dict[int, float | None] = {}
+        self._history: dict[str, deque[np.ndarray]] = {}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+        """Seed ``np_random`` (Gymnasium's) and empty the recorded history. The signals keep
+        their bands, so the frames of an episode after the first have one layout."""
+        super().reset(seed=seed, options=options)
+        for values in self._history.values():
+            values.clear()
+
+    def _record(self, **signals: Any) -> None:
+        """Keep the latest values of named vectors (a fixed length per name) for ``render``.
+
+        A no-op unless the env renders, so training and evaluation pay nothing for it."""
+        if self.render_mode is None:
+            return
+        for name, value in signals.items():
+            values = self._history.setdefault(name, deque(maxlen=RENDER_HISTORY))
+            values.append(np.array(value, dtype=np.float64).ravel())  # a copy
+
+    def render(self) -> np.ndarray | str | None:
+        """``"rgb_array"``: a strip chart of the recorded history (:func:`strip_chart`; blank
+        before the first ``reset``); ``"ansi"``: a line of the latest values (``None`` before
+        the first ``reset``)."""
+        if self.render_mode == "rgb_array":
+            return strip_chart(self._history)
+        if self.render_mode == "ansi" and any(self._history.values()):
+            return self._render_text()
+        return None
+
+    def _render_text(self) -> str:
+        """The latest value of each recorded signal, ``name = [...]``; an env may say it
+        better."""
+        return ", ".join(
+            f"{name} = {np.array2string(values[-1], precision=3, suppress_small=True)}"
+            for name, values in self._history.items()
+            if values
+        )
 
     @property
     def horizon(self) -> int:

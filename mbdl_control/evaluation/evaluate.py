@@ -190,10 +190,10 @@ def evaluate(
         raise TypeError(f"agent must have a predict() method like SB3's, got {type(agent)}")
     if isinstance(env, str):
         env = gym.make(env)
-    if isinstance(env, gym.vector.VectorEnv):
+    if not isinstance(env, gym.Env):  # a Gymnasium VectorEnv, an SB3 VecEnv, ...
         raise TypeError(
             "evaluate takes one env (or an id) and runs its own batch of episodes where it "
-            f"can; got the vector env {type(env).__name__}: pass gym.make(id, ...) instead"
+            f"can; got {type(env).__name__}, not a gymnasium.Env: pass gym.make(id, ...)"
         )
     base = env.unwrapped
     suite = isinstance(base, PartiallyKnownEnv)  # the contract: oracle, bound, metrics

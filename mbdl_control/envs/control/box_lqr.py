@@ -74,9 +74,9 @@ class BoxLQREnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (1), ``n`` (8), ``m`` (2), ``u_max`` (0.1),
     ``noise_std`` (0.5), ``x0_std`` (0.5), ``mismatch_seed`` (0), ``render_mode``
-    (``None`` or ``"ansi"``). ``check_env`` warns that the state space is unbounded (the state of a
-    noise-driven linear system is) and recommends a normalized ``[-1, 1]`` action space: the
-    published problem's units are kept so its figures apply.
+    (``None``, ``"ansi"`` or ``"rgb_array"``). ``check_env`` warns that the state space is
+    unbounded (the state of a noise-driven linear system is) and recommends a normalized
+    ``[-1, 1]`` action space: the published problem's units are kept so its figures apply.
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/BoxLQR-v0", mismatch=0.2)

@@ -57,14 +57,13 @@ class LinearControlEnv(PartiallyKnownEnv):
         self.action_space = gym.spaces.Box(-bound, bound, (model.m,), np.float64)
         self.dynamics = LinearGaussianDynamics.of(model)
         self._state: np.ndarray | None = None
-        self._last_cost = 0.0
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._state, observation = self.dynamics.reset(self._draw())
-        self._last_cost = 0.0
+        self._record(x=self._state)
         return observation, {"state": self._state.copy()}
 
     def _draw(self) -> np.ndarray:
@@ -87,7 +86,8 @@ class LinearControlEnv(PartiallyKnownEnv):
         u, cost, saturated, self._state, observation = self.dynamics.step(
             self._state, requested, self._draw()
         )
-        self._last_cost = cost = float(cost)
+        cost = float(cost)
+        self._record(x=self._state, u=u, cost=cost)
         info = {
             "cost": cost,
             "state": self._state.copy(),
@@ -96,11 +96,12 @@ class LinearControlEnv(PartiallyKnownEnv):
         }
         return observation, -cost, False, False, info
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi" or self._state is None:
-            return None
-        state = np.array2string(self._state, precision=3, suppress_small=True)
-        return f"x = {state}, last cost = {self._last_cost:.3f}"
+    def _render_text(self) -> str:
+        """The true state and the last stage cost (0 right after ``reset``); the
+        ``rgb_array`` frame charts the state, the applied input and the cost."""
+        state = np.array2string(self._history["x"][-1], precision=3, suppress_small=True)
+        costs = self._history.get("cost")
+        return f"x = {state}, last cost = {costs[-1][0] if costs else 0.0:.3f}"
 
     def mismatch_report(self) -> dict[str, float]:
         """Distances between the true and nominal models: relative Frobenius errors per matrix,

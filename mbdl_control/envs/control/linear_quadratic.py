@@ -66,7 +66,8 @@ class LinearQuadraticEnv(LinearControlEnv):
     ## Arguments
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``noise_std`` (0.5),
-    ``x0_std`` (1.0), ``mismatch_seed`` (0), ``render_mode`` (``None`` or ``"ansi"``).
+    ``x0_std`` (1.0), ``mismatch_seed`` (0), ``render_mode`` (``None``, ``"ansi"`` or
+    ``"rgb_array"``).
     ``check_env`` warns that the state and action spaces are unbounded and not normalized: a
     linear system driven by Gaussian noise has an unbounded state, and the LQ problem has no
     input bounds.

@@ -74,10 +74,9 @@ class LQGEnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``p`` (2), ``noise_std``
     (0.5), ``measurement_std`` (1.0), ``x0_std`` (1.0), ``mismatch_seed`` (0),
-    ``noise_mismatch`` (0.0, ≥ 0), ``render_mode`` (``None`` or ``"ansi"``). ``check_env``
-    warns that the observation and action spaces are unbounded and not normalized: Gaussian
-    measurements are unbounded,
-    and the LQG problem has no input bounds.
+    ``noise_mismatch`` (0.0, ≥ 0), ``render_mode`` (``None``, ``"ansi"`` or ``"rgb_array"``).
+    ``check_env`` warns that the observation and action spaces are unbounded and not
+    normalized: Gaussian measurements are unbounded, and the LQG problem has no input bounds.
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/LQG-v0")
