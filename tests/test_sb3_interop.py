@@ -9,7 +9,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 from mbdl_control.agents import LQG, LQR, MPC
-from mbdl_control.envs.base import FRAME_SIZE
+from mbdl_control.envs.rendering import FRAME_SIZE
 from mbdl_control.evaluation import evaluate
 
 
