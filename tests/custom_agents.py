@@ -23,6 +23,9 @@ class ScaledLQR(BaseAgent):
     def learned_parameters(self):
         return {"scale": self.scale}
 
+    def set_learned_parameters(self, parameters):
+        self.scale = np.array(parameters["scale"])
+
     def fit(self, env, budget=None, seed=None):
         horizon = env.spec.max_episode_steps
         if budget is None or budget.steps < horizon * len(self.candidates):

@@ -69,8 +69,8 @@ def test_spectrum_and_save_load_roundtrip(tmp_path):
     model = random_model(9, u_max=0.5)
     for agent in (LQR(model, horizon=10), SaturatedLQR(model), MPC(model, horizon=3), COCP(model)):
         assert agent.spectrum == SpectrumInfo("model-based", "nominal", 0)
-        agent.save(tmp_path / "agent.pkl")
-        loaded = BaseAgent.load(tmp_path / "agent.pkl")
+        agent.save(tmp_path / "agent.safetensors")
+        loaded = BaseAgent.load(tmp_path / "agent.safetensors")
         assert type(loaded) is type(agent)
         x = np.array([0.3, -0.2, 0.1])
         np.testing.assert_allclose(loaded.predict(x)[0], agent.predict(x)[0], atol=1e-7)
@@ -97,3 +97,34 @@ def test_agent_bad_input_errors():
         Budget(steps=-1)
     with pytest.raises(ValueError, match="family must be one of"):
         SpectrumInfo("magic", "true", 0)
+
+
+@pytest.mark.parametrize("solver", ["DAQP", "CLARABEL", "OSQP", "SCS"])
+def test_every_solver_path_falls_back_when_every_solve_of_a_batch_fails(solver):
+    model = random_model(6, n=3, m=2, u_max=0.01)
+    mpc = MPC(model, horizon=5, state_bound=1e-3, solver=solver)
+    states = np.array([[1.0, -1.0, 0.5], [0.5, 0.5, 0.5]])
+    actions, _ = mpc.predict(states)
+    np.testing.assert_allclose(actions, np.clip(states @ -mpc.policy.gain.T, -0.01, 0.01))
+    assert mpc.diagnostics()["failed_solves"] == 2
+    for bad in (
+        MPC(model, horizon=5, solver=solver, solver_options={"no_such_option": 1})
+        if solver != "DAQP"
+        else None,
+        COCP(model, theta=1e150 * np.eye(3), solver=solver) if solver != "DAQP" else None,
+    ):
+        if bad is not None:
+            action, _ = bad.predict(states[0])
+            assert np.all(np.isfinite(action)) and bad.diagnostics()["failed_solves"] == 1
+
+
+@pytest.mark.parametrize("name", ["COCP", "LQG", "LQR", "MPC", "SaturatedLQR"])
+def test_a_non_finite_observation_is_refused_by_every_agent(name):
+    import mbdl_control.agents as library
+
+    model = random_model(7, n=3, m=2, p=2 if name == "LQG" else 0, u_max=0.5)
+    agent = getattr(library, name)(model)
+    size = model.p or model.n
+    for value in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="must be finite"):
+            agent.predict(np.full(size, value))

@@ -103,8 +103,8 @@ def test_learning_from_the_system_identifies_then_tunes(tmp_path):
     learned = evaluate(agent, env, 100, seed=3, compare_to_oracle=False)
     gain = from_model.episode_costs - learned.episode_costs
     assert gain.mean() > 3 * gain.std(ddof=1) / np.sqrt(len(gain))
-    agent.save(tmp_path / "agent.pkl")
-    loaded = BaseAgent.load(tmp_path / "agent.pkl")
+    agent.save(tmp_path / "agent.safetensors")
+    loaded = BaseAgent.load(tmp_path / "agent.safetensors")
     x = np.full(8, 0.3)
     np.testing.assert_allclose(loaded.predict(x)[0], agent.predict(x)[0], atol=1e-8)
     assert loaded.policy_model == identified
@@ -178,8 +178,8 @@ def test_learned_noise_filter_approaches_the_true_covariances(tmp_path):
     gain = nominal.episode_costs - learned.episode_costs
     assert gain.mean() > 3 * gain.std(ddof=1) / np.sqrt(len(gain))
     assert agent.spectrum.n_parameters == 10 + 3
-    agent.save(tmp_path / "agent.pkl")
-    loaded = BaseAgent.load(tmp_path / "agent.pkl")
+    agent.save(tmp_path / "agent.safetensors")
+    loaded = BaseAgent.load(tmp_path / "agent.safetensors")
     np.testing.assert_allclose(loaded.filter.W, agent.filter.W)
     y = np.array([[0.5, -1.0]])
     np.testing.assert_allclose(loaded.predict(y)[0], agent.predict(y)[0])
@@ -209,3 +209,31 @@ def test_learned_agents_run_in_a_study():
     assert row["status"] == "ok", row["error"]
     assert row["steps_used"] == 60 and row["simulated_steps"] == 2 * 2 * 30
     assert row["family"] == "learned-optimizer"
+
+
+@pytest.mark.parametrize("learning_rate", [1e3, 1e30])
+def test_diverging_training_keeps_the_last_sound_parameters_and_says_so(learning_rate):
+    env = gym.make("mbdl/BoxLQR-v0", max_episode_steps=20)
+    model = env.unwrapped.nominal_model
+    untrained = LearnedCOCP(model)
+    agent = LearnedCOCP(model, iterations=10, learning_rate=learning_rate, drop_after=None)
+    report = agent.fit(env, seed=0)
+    assert report.diverged and agent.diagnostics()["training_diverged"] == 1.0
+    assert len(report.curve) < 10 and np.all(np.isfinite(agent.theta))
+    cost = evaluate(agent, env, n_episodes=50, seed=1, compare_to_oracle=False).mean_cost
+    start = evaluate(untrained, env, n_episodes=50, seed=1, compare_to_oracle=False).mean_cost
+    assert cost <= 1.05 * start  # never worse than where it started, beyond noise
+
+
+def test_sound_training_does_not_report_divergence():
+    env = gym.make("mbdl/BoxLQR-v0", max_episode_steps=20)
+    agent = LearnedCOCP(env.unwrapped.nominal_model, iterations=5)
+    report = agent.fit(env, seed=0)
+    assert not report.diverged and len(report.curve) == 5
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 0.0, -1.0, True])
+def test_learning_rates_must_be_finite_and_positive(bad):
+    model = gym.make("mbdl/BoxLQR-v0").unwrapped.nominal_model
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+        LearnedCOCP(model, learning_rate=bad)

@@ -87,11 +87,12 @@ class OptimizationPolicy(ABC):
         """The stacked inputs at each state ``(batch, N)`` and whether each solve succeeded."""
         if self._qp is not None:
             return self._qp.solve_batch(states)
-        solutions = [self._solve_cvxpy(x) for x in states]
-        solved = np.array([solution is not None for solution in solutions])
-        size = next((len(solution) for solution in solutions if solution is not None), 0)
-        inputs = np.zeros((len(states), size))
-        inputs[solved] = [solution for solution in solutions if solution is not None]
+        inputs = np.zeros((len(states), self._inputs.size))
+        solved = np.zeros(len(states), dtype=bool)
+        for row, x in enumerate(states):
+            solution = self._solve_cvxpy(x)
+            if solution is not None:
+                inputs[row], solved[row] = solution, True
         return inputs, solved
 
     def _solve_cvxpy(self, x: np.ndarray) -> np.ndarray | None:
@@ -101,11 +102,12 @@ class OptimizationPolicy(ABC):
             self._problem.solve(
                 solver=self.solver, warm_start=self.warm_start, **self.solver_options
             )
-        except cp.error.SolverError:
-            return None
+        except (cp.error.SolverError, TypeError, ValueError, ArithmeticError):
+            return None  # a failed solver, options it refuses, data it cannot take
         if self._problem.status != cp.OPTIMAL or self._inputs.value is None:
             return None
-        return np.asarray(self._inputs.value, dtype=np.float64).reshape(-1)
+        solution = np.asarray(self._inputs.value, dtype=np.float64).reshape(-1)
+        return solution if np.all(np.isfinite(solution)) else None
 
     def diagnostics(self) -> dict[str, float]:
         rate = self.failed_solves / self.solves if self.solves else 0.0
@@ -113,7 +115,11 @@ class OptimizationPolicy(ABC):
 
     def act(self, states: np.ndarray) -> np.ndarray:
         """The inputs ``(batch, m)`` at states ``(batch, n)``: the first stage of each solution,
-        or the safe action where a solve failed (counted)."""
+        or the safe action where a solve failed (counted). A non-finite state is refused:
+        no action would be meaningful, and a silent NaN would spread through the loop."""
+        if not np.all(np.isfinite(states)):
+            bad = np.flatnonzero(~np.isfinite(states).all(axis=1)).tolist()
+            raise ValueError(f"states must be finite; rows {bad} hold NaN or inf")
         inputs, solved = self._solve_batch(states)
         # a solver's tolerance may leave an input a hair outside its bounds (DAQP accepts
         # primal_tol = 1e-6): project, so the env never counts tolerance as saturation

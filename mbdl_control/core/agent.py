@@ -10,7 +10,6 @@ action dtype, the spectrum, and ``save``/``load``.
 from __future__ import annotations
 
 import importlib
-import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -19,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from mbdl_control.core.budget import Budget, FitReport
+from mbdl_control.core.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from mbdl_control.core.observations import as_batch, batch_size
 from mbdl_control.core.spectrum import KNOWLEDGE, SpectrumInfo
 
@@ -113,26 +113,35 @@ class BaseAgent(ABC):
         """Actions ``(batch, m)`` and the next state for a batch of observations."""
 
     def save(self, path: str | Path) -> None:
-        """Write the constructor arguments and learned parameters to ``path`` (pickle)."""
+        """Write the constructor arguments and learned parameters to ``path``: a safetensors
+        checkpoint (:mod:`mbdl_control.core.checkpoint`), which loading never executes."""
         cls = type(self)
-        payload = {
-            "class": f"{cls.__module__}:{cls.__qualname__}",
-            "config": self.config,
-            "parameters": self.learned_parameters(),
-        }
-        with Path(path).open("wb") as handle:
-            pickle.dump(payload, handle)
+        write_checkpoint(
+            path, f"{cls.__module__}:{cls.__qualname__}", self.config, self.learned_parameters()
+        )
 
     @staticmethod
-    def load(path: str | Path) -> BaseAgent:
-        """Rebuild an agent written by ``save`` (only load files you trust: this unpickles)."""
-        with Path(path).open("rb") as handle:
-            payload = pickle.load(handle)
-        module, _, name = payload["class"].partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        agent = cls(**payload["config"])
-        agent.set_learned_parameters(payload["parameters"])
+    def load(path: str | Path, trusted: bool = False) -> BaseAgent:
+        """Rebuild an agent written by ``save``. Its class must be one of the library's
+        agents, unless ``trusted=True`` (a user's own class: its module is imported)."""
+        cls, config, parameters = read_checkpoint(path, trusted, _library_agent)
+        if not issubclass(cls, BaseAgent):
+            raise CheckpointError(f"{path}: {cls.__qualname__} is not an agent")
+        try:
+            agent = cls(**config)
+            agent.set_learned_parameters(parameters)
+        except Exception as error:  # whatever a tampered argument breaks, name the file
+            raise CheckpointError(
+                f"{path}: its arguments or parameters do not rebuild a {cls.__qualname__} "
+                f"({type(error).__name__}: {error})"
+            ) from error
         return agent
+
+
+def _library_agent(module: str, name: str) -> bool:
+    """Whether ``module:name`` is one of the library's agents (``mbdl_control.agents``)."""
+    relative = importlib.import_module("mbdl_control.agents").AGENTS.get(name)
+    return relative is not None and module == f"mbdl_control.agents{relative}"
 
 
 def time_index(state: np.ndarray | None, episode_start: np.ndarray) -> np.ndarray:

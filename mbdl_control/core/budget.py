@@ -26,10 +26,12 @@ class Budget:
 @dataclass(frozen=True)
 class FitReport:
     """What ``fit`` used and learned: env steps and labelled samples drawn, steps simulated in
-    a model (not data), wall time, and the training curve (loss per iteration)."""
+    a model (not data), wall time, the training curve (loss per iteration), and whether the
+    training diverged (then the agent keeps its last sound parameters)."""
 
     steps: int = 0
     samples: int = 0
     simulated_steps: int = 0
     wall_time: float = 0.0
     curve: tuple[float, ...] = field(default_factory=tuple)
+    diverged: bool = False

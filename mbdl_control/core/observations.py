@@ -20,14 +20,22 @@ def vector_space(size: int) -> gym.spaces.Box:
     return gym.spaces.Box(-np.inf, np.inf, (size,), np.float64)
 
 
+def _check_finite(array: np.ndarray, name: str) -> None:
+    """No action is meaningful for a NaN or infinite observation; a silent one would spread."""
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got NaN or inf in {array}")
+
+
 def _array_batch(observation: Any, space: gym.spaces.Box | None, name: str):
     if space is None:
         array = np.asarray(observation, dtype=np.float64)
+        _check_finite(array, name)
         if array.ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D or 2-D (batch), got shape {array.shape}")
         return (array[None], True) if array.ndim == 1 else (array, False)
     floating = np.issubdtype(space.dtype, np.floating)
     array = np.asarray(observation, dtype=np.float64 if floating else space.dtype)
+    _check_finite(array, name)
     if array.shape == space.shape:
         return array[None], True
     if array.shape[1:] == space.shape:

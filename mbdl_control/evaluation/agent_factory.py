@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 
 from mbdl_control import agents as library_agents
-from mbdl_control.core import SpectrumInfo, episode_length
+from mbdl_control.core import KNOWLEDGE, SpectrumInfo, episode_length
 from mbdl_control.evaluation.study import AgentSpec, StudyError
 
 SB3_ALGORITHMS = ("A2C", "DDPG", "PPO", "SAC", "TD3")
@@ -124,6 +124,57 @@ def build_agent(spec: AgentSpec, fit_env: gym.Env, seed: int) -> Any:
     return cls(fit_env.observation_space, fit_env.action_space, **kwargs)
 
 
+def agent_problems(spec: AgentSpec, env: gym.Env | None) -> list[str]:
+    """What would stop ``spec`` from being built on ``env`` (one of the envs it runs on, or
+    ``None`` if none could be made), found before any trial runs: its class, its knowledge,
+    arguments its constructor does not take, an SB3 algorithm without action bounds."""
+    where = f"agent {spec.label!r}"
+    if spec.cls == "oracle":
+        wrong = [] if spec.knowledge == "true" else [f"{where}: the oracle's knowledge is 'true'"]
+        return wrong + ([f"{where}: the oracle takes no kwargs"] if spec.kwargs else [])
+    try:
+        cls = resolve_agent_class(spec.cls)
+    except StudyError as error:
+        return [f"{where}: {error}"]
+    if _is_sb3_algorithm(cls):
+        return _sb3_problems(spec, cls, env)
+    options = getattr(cls, "knowledge_options", KNOWLEDGE)
+    if spec.knowledge not in options:
+        return [
+            f"{where}: {cls.__name__} is built from {' or '.join(options)} knowledge, "
+            f"not {spec.knowledge!r}"
+        ]
+    given = (None, None) if spec.knowledge == "none" else (None,)
+    return _binding_problem(where, cls, given, _with_knowledge(cls, spec.knowledge, spec.kwargs))
+
+
+def _sb3_problems(spec: AgentSpec, cls: type, env: gym.Env | None) -> list[str]:
+    where = f"agent {spec.label!r}"
+    if spec.knowledge != "none":
+        return [f"{where}: an SB3 algorithm uses no model; set knowledge = 'none'"]
+    kwargs = dict(spec.kwargs)
+    bound, _ = kwargs.pop("action_bound", None), kwargs.pop("policy", None)
+    problems = _binding_problem(where, cls, (None, None), kwargs)
+    if env is not None:
+        try:
+            _finite_action_bounds(env, bound, spec)
+        except StudyError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _binding_problem(where: str, cls: type, given: tuple, kwargs: dict[str, Any]) -> list[str]:
+    """The constructor's refusal of ``kwargs`` (after the positional arguments the harness
+    passes), if any."""
+    try:
+        inspect.signature(cls).bind(*given, **kwargs)
+    except TypeError as error:
+        return [
+            f"{where}: {cls.__name__}({', '.join(kwargs)}) does not fit its constructor: {error}"
+        ]
+    return []
+
+
 def spectrum_of(agent: Any, spec: AgentSpec) -> SpectrumInfo:
     """The agent's own spectrum, or (for a user's agent without one) the study's family."""
     if hasattr(agent, "spectrum"):
@@ -137,4 +188,4 @@ def spectrum_of(agent: Any, spec: AgentSpec) -> SpectrumInfo:
     return SpectrumInfo(spec.family, spec.knowledge, sum(int(np.size(v)) for v in learned.values()))
 
 
-__all__ = ["SB3_ALGORITHMS", "build_agent", "resolve_agent_class", "spectrum_of"]
+__all__ = ["SB3_ALGORITHMS", "agent_problems", "build_agent", "resolve_agent_class", "spectrum_of"]

@@ -57,41 +57,12 @@ from pathlib import Path
 from typing import Any
 
 from mbdl_control.core import FAMILIES, KNOWLEDGE, Budget
+from mbdl_control.evaluation.study_file import StudyError, StudyFile, parse_study_file
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-STUDY_KEYS = {
-    "name",
-    "description",
-    "seeds",
-    "mismatch",
-    "evaluation",
-    "budgets",
-    "envs",
-    "agents",
-    "quick",
-}
-EVALUATION_KEYS = {"episodes", "seed_offset"}
-BUDGET_KEYS = {"steps", "samples"}
-ENV_KEYS = {"id", "kwargs", "sweep", "max_episode_steps", "label"}
-AGENT_KEYS = {"class", "knowledge", "kwargs", "label", "envs", "family", "budgets", "mismatch"}
-QUICK_KEYS = {"episodes", "seeds", "mismatch", "budgets", "agents"}
-
-
-class StudyError(ValueError):
-    """A study file that cannot be run, with the key at fault and what would be valid."""
-
-
-def _check_keys(where: str, table: dict[str, Any], valid: set[str], required=()) -> None:
-    unknown = sorted(set(table) - valid)
-    if unknown:
-        raise StudyError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(valid)}")
-    missing = sorted(set(required) - set(table))
-    if missing:
-        raise StudyError(f"{where}: missing key(s) {missing}")
 
 
 @dataclass(frozen=True)
@@ -279,8 +250,8 @@ class Study:
 
     def quick_version(self) -> Study:
         """The study with its ``[quick]`` overrides applied (for ``reproduce --quick``)."""
-        changes = _grid(self.quick, "quick")
-        overrides = self.quick.get("agents", {})
+        quick = self.quick
+        overrides = quick.get("agents", {})
         unknown = set(overrides) - {a.label for a in self.agents}
         if unknown:
             raise StudyError(f"quick.agents: no agents labelled {sorted(unknown)} in the study")
@@ -288,6 +259,11 @@ class Study:
             replace(a, kwargs={**a.kwargs, **overrides[a.label]}) if a.label in overrides else a
             for a in self.agents
         )
+        changes = {name: tuple(quick[name]) for name in ("seeds", "mismatch") if name in quick}
+        if "budgets" in quick:
+            changes["budgets"] = tuple(Budget(**table) for table in quick["budgets"])
+        if "episodes" in quick:
+            changes["episodes"] = quick["episodes"]
         return replace(self, agents=agents, **changes)
 
     def describe(self) -> str:
@@ -306,86 +282,70 @@ class Study:
         )
 
 
-def _budgets(raw: Any, where: str) -> tuple[Budget, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise StudyError(f"{where} must be a non-empty list of tables like {{steps = 1000}}")
-    budgets = []
-    for index, table in enumerate(raw):
-        _check_keys(f"{where}[{index}]", table, BUDGET_KEYS)
-        try:
-            budgets.append(Budget(**table))
-        except ValueError as error:
-            raise StudyError(f"{where}[{index}]: {error}") from error
-    return tuple(budgets)
+def _budgets(tables) -> tuple[Budget, ...]:
+    return tuple(Budget(table.steps, table.samples) for table in tables)
 
 
-def _numbers(raw: Any, where: str, kind: type) -> tuple:
-    if not isinstance(raw, list) or not raw or not all(isinstance(v, int | float) for v in raw):
-        raise StudyError(f"{where} must be a non-empty list of numbers, got {raw!r}")
-    return tuple(kind(v) for v in raw)
-
-
-def _grid(table: dict[str, Any], where: str) -> dict[str, Any]:
-    """The grid fields of a study (or of its ``[quick]`` table) as Study arguments."""
+def _grid(table: Any) -> dict[str, Any]:
+    """The grid fields a study file's (or its ``[quick]`` table's) sets, as Study arguments."""
     changes: dict[str, Any] = {}
-    if "seeds" in table:
-        changes["seeds"] = _numbers(table["seeds"], f"{where}.seeds", int)
-    if "mismatch" in table:
-        changes["mismatch"] = _numbers(table["mismatch"], f"{where}.mismatch", float)
-    if "budgets" in table:
-        changes["budgets"] = _budgets(table["budgets"], f"{where}.budgets")
-    if "episodes" in table:
-        changes["episodes"] = int(table["episodes"])
+    for name in ("seeds", "mismatch"):
+        if getattr(table, name) is not None:
+            changes[name] = tuple(getattr(table, name))
+    if table.budgets is not None:
+        changes["budgets"] = _budgets(table.budgets)
     return changes
 
 
+def _env(table) -> EnvSpec:
+    return EnvSpec(
+        id=table.id,
+        kwargs=dict(table.kwargs),
+        max_episode_steps=table.max_episode_steps,
+        label=table.label or table.id,
+        sweep={name: tuple(values) for name, values in table.sweep.items()},
+    )
+
+
+def _agent(table) -> AgentSpec:
+    return AgentSpec(
+        cls=table.cls,
+        knowledge=table.knowledge,
+        kwargs=dict(table.kwargs),
+        label=table.label or "",
+        envs=None if table.envs is None else tuple(table.envs),
+        family=table.family,
+        budgets=None if table.budgets is None else _budgets(table.budgets),
+        mismatch=None if table.mismatch is None else tuple(table.mismatch),
+    )
+
+
 def study_from_dict(raw: dict[str, Any]) -> Study:
-    """Validate a parsed study file and build the :class:`Study`."""
-    _check_keys("study", raw, STUDY_KEYS, required=("name", "envs", "agents"))
-    evaluation = raw.get("evaluation", {})
-    _check_keys("evaluation", evaluation, EVALUATION_KEYS)
-    quick = raw.get("quick", {})
-    _check_keys("quick", quick, QUICK_KEYS)
-    envs = []
-    for index, table in enumerate(raw["envs"]):
-        _check_keys(f"envs[{index}]", table, ENV_KEYS, required=("id",))
-        fields = {**table, "label": table.get("label", table["id"])}
-        if "sweep" in fields:
-            if not isinstance(fields["sweep"], dict):
-                raise StudyError(f"envs[{index}].sweep must be a table like {{snr_db = [0, 4]}}")
-            fields["sweep"] = {
-                name: tuple(v) if isinstance(v, list) else v for name, v in fields["sweep"].items()
-            }
-        envs.append(EnvSpec(**fields))
-    agents = []
-    for index, table in enumerate(raw["agents"]):
-        _check_keys(f"agents[{index}]", table, AGENT_KEYS, required=("class", "knowledge"))
-        fields = {key: value for key, value in table.items() if key != "class"}
-        if "envs" in fields:
-            fields["envs"] = tuple(fields["envs"])
-        if "budgets" in fields:
-            fields["budgets"] = _budgets(fields["budgets"], f"agents[{index}].budgets")
-        if "mismatch" in fields:
-            fields["mismatch"] = _numbers(fields["mismatch"], f"agents[{index}].mismatch", float)
-        agents.append(AgentSpec(cls=table["class"], **fields))
-    grid = _grid(raw, "study")
-    if "episodes" in evaluation:
-        grid["episodes"] = int(evaluation["episodes"])
+    """Validate a parsed study file (:mod:`~mbdl_control.evaluation.study_file`: every
+    problem at once) and build the :class:`Study`."""
+    parsed: StudyFile = parse_study_file(raw)
+    quick = parsed.quick.model_dump(exclude_none=True)
+    if not quick.get("agents"):
+        quick.pop("agents", None)
     study = Study(
-        name=raw["name"],
-        description=raw.get("description", ""),
-        envs=tuple(envs),
-        agents=tuple(agents),
-        seed_offset=int(evaluation.get("seed_offset", 1000)),
+        name=parsed.name,
+        description=parsed.description,
+        envs=tuple(_env(table) for table in parsed.envs),
+        agents=tuple(_agent(table) for table in parsed.agents),
+        episodes=parsed.evaluation.episodes,
+        seed_offset=parsed.evaluation.seed_offset,
         quick=quick,
-        **grid,
+        **_grid(parsed),
     )
     study.quick_version()  # validates the [quick] overrides now rather than at reproduce time
     return study
 
 
 def load_study(path: str | Path) -> Study:
-    """Read and validate a study TOML file."""
+    """Read a study TOML file and check it whole (:mod:`.study_file`, :mod:`.study_checks`):
+    one :class:`StudyError` lists every problem, before any trial runs."""
+    from mbdl_control.evaluation.study_checks import check_study  # it builds on this module
+
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -393,4 +353,8 @@ def load_study(path: str | Path) -> Study:
         raise StudyError(f"no study file at {path}") from error
     except tomllib.TOMLDecodeError as error:
         raise StudyError(f"{path} is not valid TOML: {error}") from error
-    return study_from_dict(raw)
+    except UnicodeDecodeError as error:
+        raise StudyError(f"{path} is not UTF-8 text: {error}") from error
+    study = study_from_dict(raw)
+    check_study(study)
+    return study

@@ -35,12 +35,17 @@ Two ways to learn, both through ``fit(env, budget, seed)``:
 Training follows the published schedule: SGD at ``learning_rate``, then
 ``learning_rate_after`` once ``drop_after`` iterations are done; iteration ``k`` draws its
 episodes from a torch generator seeded with ``(seed, k)``, so the same seed gives the same
-curve. A step whose solve fails or whose loss is not finite is skipped and counted; it never
-corrupts the parameters.
+curve. A step whose solve fails is skipped and counted (``skipped_training_steps``). A loss
+that is not finite, or :data:`DIVERGENCE_FACTOR` times the first one, means the training
+diverged, and so did a training whose final parameters make no solvable problem or do worse
+than the starting ones on a validation batch (:data:`VALIDATION_BATCHES` training batches of
+the same episodes for both, from a stream no iteration draws): then the starting parameters,
+the last ones known good, are kept, and ``FitReport.diverged`` and the diagnostics say so.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +73,10 @@ from mbdl_control.core import (
 from mbdl_control.models import LinearGaussianModel, saturate, symmetric_sqrt
 
 LEARN_FROM = ("model", "system")
+#: a training loss this many times the first one means the training diverged
+DIVERGENCE_FACTOR = 10.0
+#: the validation batch that checks a trained policy against its start, in training batches
+VALIDATION_BATCHES = 4
 INITS = ("riccati", "identity")
 LAYERS = ("box_qp", "cvxpylayers")
 #: SCS settings of the published code (diffcp's default backend)
@@ -114,8 +123,8 @@ class LearnedCOCP(BaseAgent):
             ("learning_rate", learning_rate),
             ("learning_rate_after", learning_rate_after),
         ):
-            if not value > 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+            if isinstance(value, bool) or not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         self.model = model
         self.learn_from = learn_from
         self.iterations = positive_int("iterations", iterations)
@@ -132,6 +141,7 @@ class LearnedCOCP(BaseAgent):
         self.progress = progress
         self.skipped_steps = 0
         self.last_skip_reason = ""
+        self.diverged = False
         self._identified: LinearGaussianModel | None = None
         self._policy = ConvexPolicy(model, theta=self._initial_theta(model))
         self.observation_space = vector_space(model.n)
@@ -178,7 +188,11 @@ class LearnedCOCP(BaseAgent):
         self._policy = ConvexPolicy(self.policy_model, parameters["theta"], parameters["q"])
 
     def diagnostics(self) -> dict[str, float]:
-        return {**self._policy.diagnostics(), "skipped_training_steps": self.skipped_steps}
+        return {
+            **self._policy.diagnostics(),
+            "skipped_training_steps": self.skipped_steps,
+            "training_diverged": float(self.diverged),
+        }
 
     def _act(self, observations: np.ndarray, state: Any, episode_start: np.ndarray):
         return self._policy.act(observations), None
@@ -204,6 +218,7 @@ class LearnedCOCP(BaseAgent):
             simulated_steps=self.iterations * self.batch_size * horizon,
             wall_time=time.perf_counter() - start,
             curve=tuple(curve),
+            diverged=self.diverged,
         )
 
     def _explore(self, env: Any, budget: Budget, horizon: int, seed: int):
@@ -240,19 +255,47 @@ class LearnedCOCP(BaseAgent):
         def policy(x: torch.Tensor) -> torch.Tensor:
             return layer(x, theta, q)
 
-        curve = []
+        start = _copies(theta, q)
+        curve: list[float] = []
+        self.diverged = False
         with Progress(disable=not self.progress, transient=True) as progress:
             task = progress.add_task("training the convex policy", total=self.iterations)
             for iteration in range(self.iterations):
                 if self.drop_after is not None and iteration == self.drop_after + 1:
                     optimizer.param_groups[0]["lr"] = self.learning_rate_after
                 generator = torch.Generator().manual_seed(seed * 100_003 + iteration + 1)
-                curve.append(self._sgd_step(policy, simulator, horizon, generator, optimizer))
+                loss = self._loss(policy, simulator, horizon, generator)
+                if loss is not None and _diverging(float(loss.detach()), curve):
+                    self.diverged = True
+                    break
+                curve.append(self._sgd_step(loss, optimizer))
                 progress.update(task, advance=1, description=f"loss {curve[-1]:.3f}")
-        self._policy = ConvexPolicy(
-            training_model, theta.detach().numpy().copy(), q.detach().numpy().copy()
-        )
+        final = _copies(theta, q)
+        if not self.diverged:
+            self.diverged = not self._improves(training_model, start, final, horizon, seed)
+        self._policy = ConvexPolicy(training_model, *(start if self.diverged else final))
         return curve
+
+    def _improves(self, model: LinearGaussianModel, start, final, horizon: int, seed: int) -> bool:
+        """Whether the trained parameters make a solvable problem and do no worse than the
+        starting ones on a validation batch (the same episodes for both, from a stream no
+        training iteration draws)."""
+        try:
+            ConvexPolicy(model, *final)
+        except ValueError:  # e.g. a θ so large that H is numerically singular
+            return False
+        layer, simulator = self._policy_layer(model), TorchModel.of(model)
+        batch = VALIDATION_BATCHES * self.batch_size
+        costs = []
+        for theta, q in (start, final):
+            generator = torch.Generator().manual_seed(seed * 100_003)
+            parameters = torch.from_numpy(theta), torch.from_numpy(q)
+            with torch.no_grad():
+                cost = self._loss(
+                    lambda x, p=parameters: layer(x, *p), simulator, horizon, generator, batch
+                )
+            costs.append(math.inf if cost is None else float(cost))
+        return math.isfinite(costs[1]) and costs[1] <= costs[0]
 
     def _policy_layer(self, model: LinearGaussianModel) -> Callable[..., torch.Tensor]:
         """``(x, θ, q) ↦ u`` through the chosen layer (module docstring)."""
@@ -261,17 +304,34 @@ class LearnedCOCP(BaseAgent):
         cvxpy_layer = convex_policy_layer(model)
         return lambda x, theta, q: cvxpy_layer(x, theta, q, solver_args=self.solver_args)[0]
 
-    def _sgd_step(self, policy, simulator, horizon, generator, optimizer) -> float:
-        optimizer.zero_grad()
+    def _loss(self, policy, simulator, horizon, generator, batch=None) -> torch.Tensor | None:
+        """The closed-loop cost of a batch (``batch_size`` episodes by default), or ``None``
+        (a skipped step, counted) when a solve inside the layer failed."""
         try:
-            loss = closed_loop_cost(policy, simulator, self.batch_size, horizon, generator)
+            return closed_loop_cost(policy, simulator, batch or self.batch_size, horizon, generator)
         except Exception as error:  # a failed solve inside the layer: skip the step
             self.skipped_steps += 1
             self.last_skip_reason = f"{type(error).__name__}: {error}"
-            return float("nan")
-        if not torch.isfinite(loss):
-            self.skipped_steps += 1
+            return None
+
+    @staticmethod
+    def _sgd_step(loss: torch.Tensor | None, optimizer: torch.optim.Optimizer) -> float:
+        """One step down ``loss`` (none for a skipped step); the loss, or NaN."""
+        optimizer.zero_grad()
+        if loss is None:
             return float("nan")
         loss.backward()
         optimizer.step()
         return float(loss.detach())
+
+
+def _diverging(loss: float, curve: list[float]) -> bool:
+    """A non-finite loss, or one :data:`DIVERGENCE_FACTOR` times the first sound one."""
+    if not math.isfinite(loss):
+        return True
+    first = next((value for value in curve if math.isfinite(value)), None)
+    return first is not None and loss > DIVERGENCE_FACTOR * first
+
+
+def _copies(*tensors: torch.Tensor) -> tuple[np.ndarray, ...]:
+    return tuple(tensor.detach().numpy().copy() for tensor in tensors)
