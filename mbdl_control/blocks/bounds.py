@@ -61,7 +61,10 @@ def _require_bounds(model: LinearGaussianModel) -> np.ndarray:
 
 
 def _solve(problem: cp.Problem, solver: str) -> None:
-    problem.solve(solver=solver)
+    try:
+        problem.solve(solver=solver)
+    except cp.error.SolverError as error:
+        raise RuntimeError(f"the bound's SDP solver failed: {error}") from error
     if problem.status != cp.OPTIMAL:
         raise RuntimeError(f"the bound's SDP was not solved to optimality: {problem.status}")
 
