@@ -4,7 +4,18 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mbdl_control.agents import COCP, LQG, LQR, MPC, BaseAgent, Budget, SaturatedLQR, SpectrumInfo
+from mbdl_control.agents import (
+    AGENTS,
+    COCP,
+    LQG,
+    LQR,
+    MPC,
+    BaseAgent,
+    Budget,
+    SaturatedLQR,
+    SpectrumInfo,
+)
+from mbdl_control.models import LinearStructure
 
 from .conftest import random_model
 
@@ -128,3 +139,12 @@ def test_a_non_finite_observation_is_refused_by_every_agent(name):
     for value in (np.nan, np.inf):
         with pytest.raises(ValueError, match="must be finite"):
             agent.predict(np.full(size, value))
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_every_agent_refuses_what_is_not_a_model(name):
+    import mbdl_control.agents as library
+
+    for given in (None, {"A": [[1.0]]}, LinearStructure(2, 1, 0, None)):
+        with pytest.raises(TypeError, match="is built on a LinearGaussianModel"):
+            getattr(library, name)(given)

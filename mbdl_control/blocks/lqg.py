@@ -30,13 +30,14 @@ from mbdl_control.blocks.riccati import (
     lqr_steady_state,
 )
 from mbdl_control.core import positive_int, time_index
-from mbdl_control.models import LinearGaussianModel
+from mbdl_control.models import LinearGaussianModel, require_linear_gaussian
 
 
 class OutputFeedback:
     """``u_t = −K_t x̂_{t|t}`` with the Kalman filter of ``model`` (module docstring)."""
 
     def __init__(self, model: LinearGaussianModel, horizon: int | None = None) -> None:
+        require_linear_gaussian("LQG", model)
         if model.C is None:
             raise ValueError("LQG needs a measurement model: the model's C and V are None")
         self.model = model

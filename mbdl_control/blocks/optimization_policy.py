@@ -28,7 +28,7 @@ import numpy as np
 
 from mbdl_control.blocks.qp.parametric_qp import ParametricQP
 from mbdl_control.blocks.riccati import lqr_steady_state
-from mbdl_control.models import LinearGaussianModel, saturate
+from mbdl_control.models import LinearGaussianModel, require_linear_gaussian, saturate
 
 SOLVERS = ("DAQP", "CLARABEL", "OSQP", "SCS")
 
@@ -51,7 +51,7 @@ class OptimizationPolicy(ABC):
         solver_options: dict[str, Any] | None = None,
         warm_start: bool = True,
     ) -> None:
-        self.model = model
+        self.model = require_linear_gaussian(type(self).__name__, model)
         self.solver = check_solver(solver)
         self.solver_options = dict(solver_options or {})
         self.warm_start = bool(warm_start)

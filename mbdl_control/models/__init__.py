@@ -6,6 +6,7 @@ from mbdl_control.models.linear_gaussian import (
     LinearStructure,
     linear_step,
     quadratic_cost,
+    require_linear_gaussian,
     saturate,
 )
 from mbdl_control.models.mismatch import check_mismatch, perturb, relative_errors
@@ -19,6 +20,7 @@ __all__ = [
     "perturb",
     "quadratic_cost",
     "relative_errors",
+    "require_linear_gaussian",
     "saturate",
     "symmetric_sqrt",
 ]

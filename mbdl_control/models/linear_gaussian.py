@@ -191,6 +191,16 @@ class LinearGaussianModel:
     __hash__ = None  # type: ignore[assignment]
 
 
+def require_linear_gaussian(owner: str, model: object) -> LinearGaussianModel:
+    """``model``, or a ``TypeError`` saying that ``owner`` is built on a linear-Gaussian model."""
+    if not isinstance(model, LinearGaussianModel):
+        raise TypeError(
+            f"{owner} is built on a LinearGaussianModel (an env's true_model or nominal_model), "
+            f"got {type(model).__name__}"
+        )
+    return model
+
+
 def linear_step(model: LinearGaussianModel, x: np.ndarray, u: np.ndarray, w: np.ndarray):
     """``A x + B u + w`` for one state ``(n,)`` or a batch ``(batch, n)``."""
     x_next = x @ model.A.T

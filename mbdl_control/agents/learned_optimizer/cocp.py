@@ -70,7 +70,12 @@ from mbdl_control.core import (
     positive_int,
     vector_space,
 )
-from mbdl_control.models import LinearGaussianModel, saturate, symmetric_sqrt
+from mbdl_control.models import (
+    LinearGaussianModel,
+    require_linear_gaussian,
+    saturate,
+    symmetric_sqrt,
+)
 
 LEARN_FROM = ("model", "system")
 #: a training loss this many times the first one means the training diverged
@@ -113,6 +118,7 @@ class LearnedCOCP(BaseAgent):
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
+        require_linear_gaussian("LearnedCOCP", model)
         if learn_from not in LEARN_FROM:
             raise ValueError(f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}")
         if init not in INITS:

@@ -45,7 +45,7 @@ from mbdl_control.core import (
     positive_int,
     vector_space,
 )
-from mbdl_control.models import LinearGaussianModel
+from mbdl_control.models import LinearGaussianModel, require_linear_gaussian
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,7 @@ class LearnedNoiseKalman:
     def __init__(
         self, model: LinearGaussianModel, iterations: int = 300, learning_rate: float = 0.05
     ) -> None:
+        require_linear_gaussian("LearnedNoiseKalman", model)
         if model.C is None:
             raise ValueError(
                 "a Kalman filter needs a measurement model: the model's C and V are None"

@@ -16,7 +16,7 @@ import numpy as np
 
 from mbdl_control.blocks.riccati import lqr_finite_horizon, lqr_steady_state
 from mbdl_control.core import BaseAgent, positive_int, time_index, vector_space
-from mbdl_control.models import LinearGaussianModel, saturate
+from mbdl_control.models import LinearGaussianModel, require_linear_gaussian, saturate
 
 
 class LQR(BaseAgent):
@@ -31,7 +31,7 @@ class LQR(BaseAgent):
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
-        self.model = model
+        self.model = require_linear_gaussian(type(self).__name__, model)
         self.observation_space = vector_space(model.n)
         self.horizon = None if horizon is None else positive_int("horizon", horizon)
         self.gain, self.P = lqr_steady_state(model)
