@@ -20,6 +20,7 @@ into the closed loop.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -99,9 +100,11 @@ class OptimizationPolicy(ABC):
         """The stacked inputs (row-major), or ``None`` unless the status is optimal."""
         self._state.value = x
         try:
-            self._problem.solve(
-                solver=self.solver, warm_start=self.warm_start, **self.solver_options
-            )
+            with warnings.catch_warnings():  # an inaccurate solve is counted, not printed
+                warnings.simplefilter("ignore", UserWarning)
+                self._problem.solve(
+                    solver=self.solver, warm_start=self.warm_start, **self.solver_options
+                )
         except (cp.error.SolverError, TypeError, ValueError, ArithmeticError):
             return None  # a failed solver, options it refuses, data it cannot take
         if self._problem.status != cp.OPTIMAL or self._inputs.value is None:
