@@ -94,3 +94,15 @@ def test_batched_evaluation_only_where_it_is_the_same_env_and_agent():
     np.testing.assert_allclose(
         fallback.episode_costs, evaluate(agent, env, 3, seed=1).episode_costs
     )
+
+
+def test_a_bound_that_cannot_be_computed_is_none_and_says_why(monkeypatch):
+    env = gym.make("mbdl/BoxLQR-v0", max_episode_steps=10)
+
+    def unsolved(horizon):
+        raise RuntimeError("the bound's SDP was not solved to optimality: infeasible")
+
+    monkeypatch.setattr(env.unwrapped, "_compute_bound", unsolved)
+    result = evaluate(env.unwrapped.oracle(10), env, n_episodes=2, seed=0)
+    assert result.bound is None and result.gap_to_bound is None and result.gap_to_oracle == 0
+    assert "not solved to optimality" in env.unwrapped.bound_failure

@@ -30,8 +30,9 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from mbdl_control.envs.arguments import MISMATCH, render_mode_domain
 from mbdl_control.envs.rendering import RENDER_HISTORY, strip_chart
-from mbdl_control.models import check_mismatch, relative_errors
+from mbdl_control.models import relative_errors
 
 #: the ways a cost is displayed: as is, on a log scale (error rates), in decibels (MSE)
 COST_DISPLAYS = ("linear", "log", "dB")
@@ -40,9 +41,11 @@ COST_DISPLAYS = ("linear", "log", "dB")
 class PartiallyKnownEnv(gym.Env, ABC):
     """Base class: validates ``mismatch`` and ``render_mode`` once, caches the bound, renders.
 
-    A subclass sets ``true_model`` and ``nominal_model`` in its ``__init__``, implements
-    ``oracle`` and ``_compute_bound``, calls ``super().reset(seed=seed)`` first in ``reset``,
-    and hands what is worth watching to ``_record``.
+    A subclass declares the domains of its other constructor arguments with
+    :func:`~mbdl_control.envs.arguments.checked_arguments`, sets ``true_model`` and
+    ``nominal_model`` in its ``__init__``, implements ``oracle`` and ``_compute_bound``, calls
+    ``super().reset(seed=seed)`` first in ``reset``, and hands what is worth watching to
+    ``_record``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
@@ -60,14 +63,12 @@ class PartiallyKnownEnv(gym.Env, ABC):
     nominal_model: Any
 
     def __init__(self, mismatch: float = 0.0, render_mode: str | None = None) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, "
-                f"got {render_mode!r}"
-            )
-        self.render_mode = render_mode
-        self.mismatch = check_mismatch(mismatch)
+        modes = render_mode_domain(self.metadata["render_modes"])
+        self.render_mode = modes.check("render_mode", render_mode)
+        self.mismatch = MISMATCH.check("mismatch", mismatch)
         self._bound_cache: dict[int, float | None] = {}
+        #: why the last bound computation failed ("" when none did)
+        self.bound_failure = ""
         self._history: dict[str, deque[np.ndarray]] = {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
@@ -136,10 +137,16 @@ class PartiallyKnownEnv(gym.Env, ABC):
     def performance_bound(self, horizon: int | None = None) -> float | None:
         """A number the *expected* cost per step over a ``horizon``-step episode (default: the
         registered one) cannot beat, or ``None``; cached per horizon. A sample mean over
-        finitely many episodes may fall below it."""
+        finitely many episodes may fall below it. A bound whose computation fails (an SDP the
+        solver does not solve to optimality) is ``None``, and ``bound_failure`` says why: a
+        missing bound is no reason to lose a trial."""
         horizon = self.horizon if horizon is None else horizon
         if horizon not in self._bound_cache:
-            self._bound_cache[horizon] = self._compute_bound(horizon)
+            try:
+                self._bound_cache[horizon] = self._compute_bound(horizon)
+            except (RuntimeError, ValueError, ArithmeticError) as error:
+                self.bound_failure = f"{type(error).__name__}: {error}"
+                self._bound_cache[horizon] = None
         return self._bound_cache[horizon]
 
     @abstractmethod

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from mbdl_control.blocks.bounds import finite_horizon_bound, stationary_bound
+from mbdl_control.envs.arguments import DIMENSION, LEGACY_SEED, SEED, STD, Real, checked_arguments
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models import symmetric_sqrt
+
+#: ``u_max``: the actuator's bound ``|u_i| <= u_max``
+INPUT_BOUND = Real(open_minimum=True, meaning="the input bound |u_i| <= u_max")
 
 
 class BoxLQREnv(LinearControlEnv):
@@ -74,7 +78,11 @@ class BoxLQREnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (1), ``n`` (8), ``m`` (2), ``u_max`` (0.1),
     ``noise_std`` (0.5), ``x0_std`` (0.5), ``mismatch_seed`` (0), ``render_mode``
-    (``None``, ``"ansi"`` or ``"rgb_array"``). ``check_env`` warns that the state space is
+    (``None``, ``"ansi"`` or ``"rgb_array"``). Each is checked at construction, a
+    ``ValueError`` naming a bad one (:mod:`mbdl_control.envs.arguments`): integers for the
+    seeds (``system_seed < 2³²``) and for the dimensions (1 to 1000); finite floats, not
+    bools, for the rest: the standard deviations in ``[0, 1e100]``, ``mismatch`` in
+    ``[0, 1e6]``, ``u_max`` in ``(0, 1e100]``. ``check_env`` warns that the state space is
     unbounded (the state of a noise-driven linear system is) and recommends a normalized
     ``[-1, 1]`` action space: the published problem's units are kept so its figures apply.
 
@@ -90,9 +98,19 @@ class BoxLQREnv(LinearControlEnv):
 
     * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
       same trajectories as single envs seeded alike) added without changing the single env's
-      draws or dynamics.
+      draws or dynamics; later, every argument checked at construction and every action at
+      its step (``ValueError``), valid ones unchanged.
     """
 
+    @checked_arguments(
+        system_seed=LEGACY_SEED,
+        n=DIMENSION,
+        m=DIMENSION,
+        u_max=INPUT_BOUND,
+        noise_std=STD,
+        x0_std=STD,
+        mismatch_seed=SEED,
+    )
     def __init__(
         self,
         mismatch: float = 0.0,

@@ -9,6 +9,13 @@ state or ``Cx + v``) are :class:`LinearGaussianDynamics`, shared with the batche
 (:mod:`mbdl_control.envs.control.linear_control_vector`). Every call draws the same noise
 variables whatever the action, so two agents run with the same episode seed see identical
 disturbances (common random numbers).
+
+An action must be an array of real numbers (floats or integers) of the action space's shape,
+finite, and one whose step keeps the cost, the state and the observation finite: anything
+else raises a ``ValueError`` and leaves the state as it was, so the env can go on (a step
+refused for overflowing has drawn its noise all the same, as every step does whatever the
+action). Unchecked, a string action was parsed, a complex one lost its imaginary part and an
+action of ``1e200`` returned a reward of ``-inf`` from then on.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from mbdl_control.blocks.riccati import lqr_steady_state
+from mbdl_control.envs.arguments import shown
 from mbdl_control.envs.base import PartiallyKnownEnv
 from mbdl_control.envs.control.linear_dynamics import LinearGaussianDynamics
 from mbdl_control.models import LinearGaussianModel, perturb
@@ -27,6 +35,39 @@ from mbdl_control.models import LinearGaussianModel, perturb
 def spectral_radius(matrix: np.ndarray) -> float:
     """``max |eig(M)|``."""
     return float(np.max(np.abs(np.linalg.eigvals(matrix))))
+
+
+#: numpy's dtype kinds of real numbers: floats, signed and unsigned integers
+REAL_KINDS = "fiu"
+
+
+def as_actions(name: str, actions: Any, space: gym.spaces.Space[Any]) -> np.ndarray:
+    """``actions`` as a new float64 array, or a ``ValueError`` naming ``name`` unless it is
+    an array of real numbers of ``space``'s shape, all finite. ``np.asarray(..., float64)``
+    alone would parse strings and drop imaginary parts; a bool is no input either."""
+    try:
+        array = np.asarray(actions)
+    except ValueError:  # a ragged nesting of lists
+        raise ValueError(f"{name} must be an array for {space}, got {shown(actions)}") from None
+    if array.dtype.kind not in REAL_KINDS:
+        raise ValueError(
+            f"{name} must hold real numbers (floats or integers) for {space}, got dtype "
+            f"{array.dtype}: {shown(actions)}"
+        )
+    if array.shape != space.shape:
+        raise ValueError(f"{name} must have shape {space.shape}, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {array}")
+    return np.array(array, dtype=np.float64)
+
+
+def overflow_message(name: str, actions: np.ndarray, overflows: dict[str, np.ndarray]) -> str:
+    """Why a step was refused: which quantities its ``actions`` would make non-finite."""
+    quantities = " and the ".join(overflows)
+    return (
+        f"{name} {actions} would make the {quantities} non-finite (overflow): actions must keep "
+        "the cost and the state finite; the step was not taken"
+    )
 
 
 class LinearControlEnv(PartiallyKnownEnv):
@@ -69,23 +110,17 @@ class LinearControlEnv(PartiallyKnownEnv):
     def _draw(self) -> np.ndarray:
         return self.np_random.standard_normal(self.dynamics.draws)
 
-    def _check_action(self, action: Any) -> np.ndarray:
-        u = np.asarray(action, dtype=np.float64)
-        if u.shape != self.action_space.shape:
-            raise ValueError(
-                f"action must have shape {self.action_space.shape}, got {u.shape} ({action!r})"
-            )
-        if not np.all(np.isfinite(u)):
-            raise ValueError(f"action must be finite, got {u}")
-        return u
-
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        requested = self._check_action(action)
-        u, cost, saturated, self._state, observation = self.dynamics.step(
+        requested = as_actions("action", action, self.action_space)
+        u, cost, saturated, state, observation = self.dynamics.step(
             self._state, requested, self._draw()
         )
+        overflows = self.dynamics.overflows(cost, state, observation)
+        if overflows:
+            raise ValueError(overflow_message("action", requested, overflows))
+        self._state = state
         cost = float(cost)
         self._record(x=self._state, u=u, cost=cost)
         info = {

@@ -14,7 +14,11 @@ seeds), ``options={"reset_mask": mask}`` resets some envs only; episodes truncat
 returns the reset observation, reward 0 and the reset info, and ignores the env's action).
 ``info`` holds ``cost``, ``state``, ``applied_action`` and ``saturated`` as arrays, each with
 its ``_key`` mask. The models, ``oracle()``, ``performance_bound()`` and
-``mismatch_report()`` are those of the single env built with the same arguments.
+``mismatch_report()`` are those of the single env built with the same arguments, which the
+single env checks. Actions are checked as the single env checks them
+(:func:`~mbdl_control.envs.control.linear_control.as_actions`); a batch in which one env's
+step would overflow is refused whole, naming those envs: no state changes (the step's noise
+is drawn all the same).
 """
 
 from __future__ import annotations
@@ -26,8 +30,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from mbdl_control.core import positive_int
-from mbdl_control.envs.control.linear_control import LinearControlEnv
+from mbdl_control.envs.arguments import COUNT, Choice, Integer, checked_arguments
+from mbdl_control.envs.control.linear_control import (
+    LinearControlEnv,
+    as_actions,
+    overflow_message,
+)
 from mbdl_control.envs.normal_streams import NormalStreams
 from mbdl_control.models import LinearGaussianModel
 
@@ -38,6 +46,11 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
     single_env_class: ClassVar[type[LinearControlEnv]]
 
+    @checked_arguments(
+        num_envs=COUNT,
+        max_episode_steps=Integer(1, none_means="the env's default horizon"),
+        render_mode=Choice((None,), "the batched env does not render"),
+    )
     def __init__(
         self,
         num_envs: int = 1,
@@ -45,16 +58,12 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         **env_kwargs: Any,
     ) -> None:
-        if render_mode is not None:
-            raise ValueError(
-                f"the batched env does not render; render_mode must be None, got {render_mode!r}"
-            )
-        self.num_envs = positive_int("num_envs", num_envs)
+        self.num_envs = num_envs
         self.single_env = self.single_env_class(**env_kwargs)
-        self.max_episode_steps = positive_int(
-            "max_episode_steps", max_episode_steps or self.single_env.default_horizon
+        self.max_episode_steps = (
+            self.single_env.default_horizon if max_episode_steps is None else max_episode_steps
         )
-        self.render_mode = None
+        self.render_mode = render_mode
         self.dynamics = self.single_env.dynamics
         self.single_observation_space = self.single_env.observation_space
         self.single_action_space = self.single_env.action_space
@@ -92,10 +101,11 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
         return self.single_env.structure()
 
     def oracle(self, horizon: int | None = None) -> Any:
-        return self.single_env.oracle(horizon or self.max_episode_steps)
+        return self.single_env.oracle(self.max_episode_steps if horizon is None else horizon)
 
     def performance_bound(self, horizon: int | None = None) -> float | None:
-        return self.single_env.performance_bound(horizon or self.max_episode_steps)
+        horizon = self.max_episode_steps if horizon is None else horizon
+        return self.single_env.performance_bound(horizon)
 
     def mismatch_report(self) -> dict[str, float]:
         return self.single_env.mismatch_report()
@@ -128,26 +138,18 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
         self._observations[rows] = observations  # the other envs keep their last observation
         return self._observations.copy(), {"state": self._state.copy(), "_state": mask}
 
-    def _check_actions(self, actions: Any) -> np.ndarray:
-        u = np.array(actions, dtype=np.float64)  # a copy: rows of restarted envs are zeroed
-        if u.shape != self.action_space.shape:
-            raise ValueError(f"actions must have shape {self.action_space.shape}, got {u.shape}")
-        if not np.all(np.isfinite(u)):
-            raise ValueError(f"actions must be finite, got {u}")
-        return u
-
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        requested = self._check_actions(actions)
+        requested = as_actions("actions", actions, self.action_space)  # a copy: rows are zeroed
         z = self._streams.draw(self._rows)
-        u, cost, saturated, self._state, observations = self.dynamics.step(
-            self._state, requested, z
-        )
-        self._elapsed += 1
+        u, cost, saturated, state, observations = self.dynamics.step(self._state, requested, z)
         restart = self._restart
+        self._refuse_overflows(requested, cost, state, observations, ~restart)
+        self._state = state
+        self._elapsed += 1
         if restart.any():
             self._state[restart], observations[restart] = self.dynamics.reset(z[restart])
             self._elapsed[restart] = 0
@@ -163,3 +165,21 @@ class LinearControlVectorEnv(gym.vector.VectorEnv):
         terminated = np.zeros(self.num_envs, dtype=bool)
         self._observations = observations
         return observations, -cost, terminated, truncated, info
+
+    def _refuse_overflows(
+        self,
+        requested: np.ndarray,
+        cost: np.ndarray,
+        state: np.ndarray,
+        observations: np.ndarray,
+        stepped: np.ndarray,
+    ) -> None:
+        """Raise unless the step keeps every stepped env finite; an env restarting this step
+        ignores its action, so its overflow does not count."""
+        overflows = self.dynamics.overflows(cost, state, observations)
+        rows = {name: mask & stepped for name, mask in overflows.items() if (mask & stepped).any()}
+        if rows:
+            envs = np.flatnonzero(np.logical_or.reduce(list(rows.values())))
+            raise ValueError(
+                overflow_message(f"actions of envs {envs.tolist()}", requested[envs], rows)
+            )

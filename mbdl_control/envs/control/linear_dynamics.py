@@ -14,10 +14,15 @@ depends on the action or on the time step, two agents run with the same seed mee
 disturbances (common random numbers), and a batch of envs can draw its normals in blocks
 (:class:`mbdl_control.envs.normal_streams.NormalStreams`) and still see exactly the stream a
 single env sees. The functions take one row ``(n,)`` or a batch ``(batch, n)``.
+
+:meth:`LinearGaussianDynamics.overflows` says which rows of a step overflowed (a cost, a
+next state or an observation that is not finite), so that an env refuses such a step
+instead of committing it and returning ``-inf`` rewards from then on.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +43,8 @@ class LinearGaussianDynamics:
     initial_factor: np.ndarray
     process_factor: np.ndarray
     measurement_factor: np.ndarray | None
+    #: ``Σ |Q_ij|``, so that ``xᵀQx ≤ Σ |Q_ij| · ‖x‖²``: the fast test of :meth:`overflows`
+    state_weight: float
     _bounds: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
     )
@@ -45,7 +52,8 @@ class LinearGaussianDynamics:
     @classmethod
     def of(cls, model: LinearGaussianModel) -> LinearGaussianDynamics:
         measurement = None if model.V is None else symmetric_sqrt(model.V)
-        return cls(model, symmetric_sqrt(model.x0_cov), symmetric_sqrt(model.W), measurement)
+        factors = symmetric_sqrt(model.x0_cov), symmetric_sqrt(model.W), measurement
+        return cls(model, *factors, float(np.abs(model.Q).sum()))
 
     @property
     def draws(self) -> int:
@@ -84,3 +92,28 @@ class LinearGaussianDynamics:
         clipped = np.minimum((u != requested) @ np.ones(self.model.m), 1.0)  # a fast row-wise any
         x_next = linear_step(self.model, x, u, z[..., : self.model.n] @ self.process_factor.T)
         return u, cost, clipped, x_next, self.observe(x_next, z)
+
+    def overflows(
+        self, cost: np.ndarray, x_next: np.ndarray, observation: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """What a step made non-finite, as a row mask per quantity (``{}`` when nothing):
+        ``"cost"``, ``"next state"`` (its cost ``xᵀQx``: a state whose cost overflows would
+        make every later step overflow, whatever the input) and ``"observation"``.
+
+        The common case costs one scalar: the sum of every cost and of the bounds
+        ``Σ|Q_ij|·‖x‖²`` (and ``‖y‖²``) is finite only if each term is. Only when it is not
+        (or a finite sum overflowed) are the rows examined one by one."""
+        costs = cost.sum() if cost.ndim else cost  # a numpy scalar's sum() takes 1 µs
+        total = costs + self.state_weight * np.vdot(x_next, x_next)
+        if self.measurement_factor is not None:
+            total = total + np.vdot(observation, observation)
+        if math.isfinite(total):
+            return {}
+        with np.errstate(over="ignore", invalid="ignore"):  # the overflows are the point here
+            next_cost = ((x_next @ self.model.Q) * x_next) @ np.ones(self.model.n)
+        masks = {
+            "cost": ~np.isfinite(cost),
+            "next state": ~np.isfinite(next_cost),
+            "observation": ~np.all(np.isfinite(observation), axis=-1),
+        }
+        return {name: mask for name, mask in masks.items() if mask.any()}

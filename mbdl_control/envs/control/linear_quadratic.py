@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mbdl_control.blocks.riccati import lq_optimal_cost
+from mbdl_control.envs.arguments import DIMENSION, LEGACY_SEED, SEED, STD, checked_arguments
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
@@ -67,7 +68,10 @@ class LinearQuadraticEnv(LinearControlEnv):
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``noise_std`` (0.5),
     ``x0_std`` (1.0), ``mismatch_seed`` (0), ``render_mode`` (``None``, ``"ansi"`` or
-    ``"rgb_array"``).
+    ``"rgb_array"``). Each is checked at construction, a ``ValueError`` naming a bad one
+    (:mod:`mbdl_control.envs.arguments`): integers for the seeds (``system_seed < 2³²``) and
+    for the dimensions (1 to 1000); finite floats, not bools, for the rest: the standard
+    deviations in ``[0, 1e100]``, ``mismatch`` in ``[0, 1e6]``.
     ``check_env`` warns that the state and action spaces are unbounded and not normalized: a
     linear system driven by Gaussian noise has an unbounded state, and the LQ problem has no
     input bounds.
@@ -82,9 +86,18 @@ class LinearQuadraticEnv(LinearControlEnv):
 
     * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
       same trajectories as single envs seeded alike) added without changing the single env's
-      draws or dynamics.
+      draws or dynamics; later, every argument checked at construction and every action at
+      its step (``ValueError``), valid ones unchanged.
     """
 
+    @checked_arguments(
+        system_seed=LEGACY_SEED,
+        n=DIMENSION,
+        m=DIMENSION,
+        noise_std=STD,
+        x0_std=STD,
+        mismatch_seed=SEED,
+    )
     def __init__(
         self,
         mismatch: float = 0.0,

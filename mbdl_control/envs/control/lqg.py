@@ -5,10 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from mbdl_control.blocks.riccati import lqg_optimal_cost
+from mbdl_control.envs.arguments import (
+    DIMENSION,
+    LEGACY_SEED,
+    MAX_RELATIVE_ERROR,
+    SEED,
+    STD,
+    Integer,
+    Real,
+    checked_arguments,
+)
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
-from mbdl_control.models import check_mismatch
+
+#: ``p``: LQG observes through at least one measurement
+MEASUREMENTS = Integer(1, DIMENSION.maximum, "the measurement dimension; LQG needs measurements")
+#: ``measurement_std``: ``V = measurement_std² I`` must be positive definite to the model's
+#: tolerance (eigenvalues above 1e-10)
+MEASUREMENT_STD = Real(
+    1e-5, open_minimum=True, meaning="V = measurement_std² I must be positive definite"
+)
+#: ``noise_mismatch``: the relative error of the nominal noise statistics
+NOISE_MISMATCH = Real(
+    maximum=MAX_RELATIVE_ERROR, meaning="the nominal noise statistics' error; 0: known exactly"
+)
 
 
 class LQGEnv(LinearControlEnv):
@@ -75,6 +96,11 @@ class LQGEnv(LinearControlEnv):
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``p`` (2), ``noise_std``
     (0.5), ``measurement_std`` (1.0), ``x0_std`` (1.0), ``mismatch_seed`` (0),
     ``noise_mismatch`` (0.0, ≥ 0), ``render_mode`` (``None``, ``"ansi"`` or ``"rgb_array"``).
+    Each is checked at construction, a ``ValueError`` naming a bad one
+    (:mod:`mbdl_control.envs.arguments`): integers for the seeds (``system_seed < 2³²``) and
+    for the dimensions (1 to 1000); finite floats, not bools, for the rest: the standard
+    deviations in ``[0, 1e100]``, ``mismatch`` in ``[0, 1e6]`` and ``noise_mismatch`` too,
+    ``measurement_std`` in ``(1e-5, 1e100]`` (``V`` must be positive definite).
     ``check_env`` warns that the observation and action spaces are unbounded and not
     normalized: Gaussian measurements are unbounded, and the LQG problem has no input bounds.
 
@@ -88,11 +114,23 @@ class LQGEnv(LinearControlEnv):
 
     * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
       same trajectories as single envs seeded alike) added without changing the single env's
-      draws or dynamics.
+      draws or dynamics; later, every argument checked at construction and every action at
+      its step (``ValueError``), valid ones unchanged.
     """
 
     perturbed_fields = ("A", "B", "C")
 
+    @checked_arguments(
+        system_seed=LEGACY_SEED,
+        n=DIMENSION,
+        m=DIMENSION,
+        p=MEASUREMENTS,
+        noise_std=STD,
+        measurement_std=MEASUREMENT_STD,
+        x0_std=STD,
+        mismatch_seed=SEED,
+        noise_mismatch=NOISE_MISMATCH,
+    )
     def __init__(
         self,
         mismatch: float = 0.0,
@@ -107,8 +145,6 @@ class LQGEnv(LinearControlEnv):
         noise_mismatch: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
-        if int(p) != p or p < 1:
-            raise ValueError(f"p must be a positive integer (LQG needs measurements), got {p}")
         true_model = published_random_model(
             system_seed,
             n,
@@ -119,7 +155,7 @@ class LQGEnv(LinearControlEnv):
             x0_std=x0_std,
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
-        scale = (1.0 + check_mismatch(noise_mismatch, "noise_mismatch")) ** 2
+        scale = (1.0 + noise_mismatch) ** 2
         nominal = self.nominal_model
         self.nominal_model = nominal.replace(W=nominal.W / scale, V=nominal.V * scale)
 

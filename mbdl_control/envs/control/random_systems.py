@@ -5,6 +5,7 @@ Agrawal, Barratt, Boyd, Stellato, "Learning Convex Optimization Control Policies
 standard-normal draw divided by its spectral radius (so ``ρ(A) = 1``); then ``B`` an ``n × m``
 standard-normal draw. ``np.random.RandomState(seed)`` gives the same stream as
 ``np.random.seed(seed)`` followed by ``np.random.randn``, without touching global state.
+The envs check the arguments (:mod:`mbdl_control.envs.arguments`) before they get here.
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from mbdl_control.models import LinearGaussianModel
-
-
-def _check_count(name: str, value: int, minimum: int) -> None:
-    if int(value) != value or value < minimum:
-        kind = "positive" if minimum else "non-negative"
-        raise ValueError(f"{name} must be a {kind} integer, got {value}")
 
 
 def published_random_model(
@@ -34,9 +29,6 @@ def published_random_model(
     """``A`` scaled to spectral radius 1, then ``B``, then (``p > 0``) ``C`` ``(p, n)``, all
     from ``RandomState(seed)`` in that order; ``W = noise_std² I``, ``V = measurement_std² I``,
     ``x_0 ~ N(0, x0_std² I)``, ``Q = I``, ``R = I``."""
-    _check_count("n", n, 1)
-    _check_count("m", m, 1)
-    _check_count("p", p, 0)
     generator = np.random.RandomState(seed)
     A = generator.randn(n, n)
     A /= np.max(np.abs(np.linalg.eigvals(A)))

@@ -1,0 +1,170 @@
+"""Property-based tests of every registered env, single and batched, with hypothesis.
+
+Random valid arguments (drawn from each argument's domain, in a sensible range) and random
+actions, inside the action space and far outside it (±1e3 times its bounds, ±1e150, ±1e154,
+±1e200, NaN, ±inf): observations, rewards and ``info["cost"]`` stay finite, or the step raises the
+documented ``ValueError`` and the env can be reset and stepped again. Seeded episodes repeat
+exactly, and Gymnasium's ``check_env`` passes, for random arguments. Short here (a few
+seconds per env); ``benchmarks/env_fuzz.py`` runs 10⁵ steps per env.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mbdl_control.envs.arguments import LEGACY_SEED, SEED, Domain, Integer, Real
+from tests.test_env_validation import ENV_IDS, domains
+
+#: the messages of the two ways a step may refuse an action it is given
+REFUSED = r"must be finite|non-finite \(overflow\)"
+#: check_env's warnings that each env's docstring explains (as in tests/test_envs.py)
+EXPLAINED = ("infinity", "symmetric and normalized")
+#: reals are drawn up to this (or their domain's maximum); other integers but seeds span 6
+SENSIBLE_SCALE = 10.0
+SENSIBLE_SPAN = 5
+
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+
+
+def fuzz(max_examples: int) -> settings:
+    """Reproducible (derandomized, no example database in the working tree), no deadline."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+def sensible(domain: Domain) -> st.SearchStrategy[Any]:
+    """Valid values of ``domain`` an experiment would use: any seed, small dimensions and
+    counts, reals up to :data:`SENSIBLE_SCALE`."""
+    if domain in (SEED, LEGACY_SEED):
+        return st.integers(domain.minimum, LEGACY_SEED.maximum)
+    if isinstance(domain, Integer):
+        values = st.integers(domain.minimum, domain.minimum + SENSIBLE_SPAN)
+        return values | st.none() if domain.none_means else values
+    if isinstance(domain, Real):
+        top = min(domain.maximum, SENSIBLE_SCALE)
+        return st.floats(domain.minimum, top, exclude_min=domain.open_minimum)
+    return st.sampled_from(domain.choices)
+
+
+def arguments(env_id: str, kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {name: sensible(domain) for name, domain in domains(env_id, kind).items()}
+    )
+
+
+def make(env_id: str, kind: str, kwargs: dict[str, Any]) -> Any:
+    """As a user makes it: ``gym.make`` (with its wrappers) or ``gym.make_vec``."""
+    if kind == "single":
+        return gym.make(env_id, **kwargs)
+    kwargs = dict(kwargs)
+    return gym.make_vec(env_id, kwargs.pop("num_envs"), "vector_entry_point", **kwargs)
+
+
+def action_entries(space: gym.spaces.Box) -> st.SearchStrategy[float]:
+    """Entries inside the box (or within ±10 where it is unbounded), ±1e3 times its bounds
+    (or ±1e3), huge and non-finite values."""
+    bound = float(np.max(space.high))
+    scale = bound if np.isfinite(bound) else SENSIBLE_SCALE
+    far = 1e3 * (bound if np.isfinite(bound) else 1.0)
+    return st.one_of(
+        st.floats(-scale, scale),
+        st.sampled_from([far, -far]),
+        st.sampled_from([1e150, -1e150, 1e154, -1e154, 1e200, -1e200]),
+        st.sampled_from([np.nan, np.inf, -np.inf]),
+    )
+
+
+def single_space(env: Any) -> gym.spaces.Box:
+    """The action space of one env of a batch, or of the env."""
+    return getattr(env, "single_action_space", env.action_space)
+
+
+def assert_finite(observation: Any, reward: Any, info: dict[str, Any]) -> None:
+    assert np.all(np.isfinite(observation)) and np.all(np.isfinite(reward))
+    if "cost" in info:  # absent where every env of a batch restarted
+        assert np.all(np.isfinite(np.asarray(info["cost"])[info.get("_cost", ...)]))
+
+
+def step_or_refuse(env: Any, action: np.ndarray, seed: int) -> None:
+    """Step; the outputs are finite, or the step raises a documented refusal and the env
+    resets and steps again."""
+    try:
+        assert_finite(*_outputs(env.step(action)))
+    except ValueError as error:
+        assert re.search(REFUSED, str(error)), error
+        env.reset(seed=seed)
+        assert_finite(*_outputs(env.step(np.zeros(env.action_space.shape))))
+
+
+def _outputs(step: tuple) -> tuple[Any, Any, dict[str, Any]]:
+    observation, reward, _, _, info = step
+    return observation, reward, info
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("kind", ["single", "batched"])
+def test_random_arguments_and_actions_keep_outputs_finite_or_refuse(env_id, kind):
+    @fuzz(100)
+    @given(kwargs=arguments(env_id, kind), seed=st.integers(0, 2**32 - 1), data=st.data())
+    def episode(kwargs, seed, data):
+        env = make(env_id, kind, kwargs)
+        assert np.all(np.isfinite(env.reset(seed=seed)[0]))
+        entries = action_entries(single_space(env))
+        actions = hnp.arrays(np.float64, env.action_space.shape, elements=entries)
+        for action in data.draw(st.lists(actions, min_size=1, max_size=12)):
+            step_or_refuse(env, action, seed)
+
+    episode()
+
+
+def trajectory(env: Any, seed: int, steps: int = 8) -> list[np.ndarray]:
+    """Observations, rewards, states and costs of a seeded episode of in-space actions."""
+    env.action_space.seed(seed)
+    observation, info = env.reset(seed=seed)
+    trace = [observation, info["state"]]
+    for _ in range(steps):
+        observation, reward, _, _, info = env.step(env.action_space.sample())
+        trace += [observation, np.asarray(reward), info["state"], np.asarray(info.get("cost", 0))]
+    return trace
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("kind", ["single", "batched"])
+def test_same_seed_same_trajectory_for_random_arguments(env_id, kind):
+    @fuzz(20)
+    @given(kwargs=arguments(env_id, kind), seed=st.integers(0, 2**32 - 1))
+    def twice(kwargs, seed):
+        first = trajectory(make(env_id, kind, kwargs), seed)
+        second = trajectory(make(env_id, kind, kwargs), seed)
+        assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+    twice()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_check_env_passes_for_random_arguments(env_id):
+    @fuzz(10)
+    @given(kwargs=arguments(env_id, "single"))
+    def checked(kwargs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_env(gym.make(env_id, **kwargs).unwrapped)
+        messages = [str(warning.message) for warning in caught]
+        assert [m for m in messages if not any(e in m for e in EXPLAINED)] == []
+
+    checked()
