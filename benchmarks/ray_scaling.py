@@ -87,12 +87,12 @@ def main() -> None:
     startup = time.perf_counter() - start
     times: dict[int, list[float]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as folder:
-        seconds_to_run(mpc_study(range(10**6, 10**6 + 2), 2), 2, Path(folder) / "warm-up.csv")
+        seconds_to_run(mpc_study(range(10**6, 10**6 + 2), 2), 2, Path(folder) / "warm-up.sqlite")
         for run in range(arguments.repeats * len(times)):
             workers = 1 + run % len(times)
             seeds = range(run * arguments.trials, (run + 1) * arguments.trials)
             study = mpc_study(seeds, arguments.episodes)
-            times[workers].append(seconds_to_run(study, workers, Path(folder) / f"{run}.csv"))
+            times[workers].append(seconds_to_run(study, workers, Path(folder) / f"{run}.sqlite"))
     torch_threads, blas_threads = ray.get(worker_threads.remote())
     ray.shutdown()
     print(

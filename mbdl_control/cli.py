@@ -6,6 +6,7 @@ import importlib
 import inspect
 import math
 import re
+import shlex
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -146,16 +147,52 @@ def _executor(executor: ExecutorName, workers: int | None, address: str | None):
     return LocalExecutor(workers or 1)
 
 
-def _run_one(study, results: Path, executor, rerun_failed: bool, quiet: bool, log_file) -> int:
+def _what_ran(summary) -> str:
+    """One line saying what a run did, and the failed trials the store still holds (a rerun
+    skips them, so "0 failed now" alone would hide them)."""
+    text = (
+        f"{summary.total} trials, {summary.skipped} already done, {summary.ran} run now, "
+        f"{summary.failed} failed"
+    )
+    if summary.elsewhere:
+        text += f", {summary.elsewhere} left to another run sharing the store"
+    if summary.failed_stored:
+        text += f"; {summary.failed_stored} failed in the store (--rerun-failed to retry them)"
+    return f"{text} -> {summary.results}"
+
+
+def _interrupted(study, results: Path, resume: str) -> str:
+    from mbdl_control.evaluation.store import ResultStore
+
+    keys = study.trials()
+    stored = ResultStore(results).statuses() if results.exists() else {}
+    done = len(stored.keys() & {key.id for key in keys})
+    return (
+        f"{study.name}: interrupted; {done} of {len(keys)} trials are stored in {results}. "
+        f"Resume with: {resume}"
+    )
+
+
+def _run_one(
+    study, results: Path, executor, rerun_failed: bool, quiet: bool, log_file, resume: str
+) -> int:
+    """Run ``study`` into ``results`` and write its report; the exit code: 0 all ok, 1 failed
+    trials in the store, 2 a store that cannot be used, 130 interrupted (Ctrl-C), after
+    saying how to ``resume``."""
     from mbdl_control.evaluation.report import write_report
     from mbdl_control.evaluation.runner import run_study
+    from mbdl_control.evaluation.store import StoreError
 
     console = Console()
-    summary = run_study(study, results, executor, rerun_failed, quiet, log_file)
-    console.print(
-        f"{study.name}: {summary.total} trials, {summary.skipped} already done, "
-        f"{summary.ran} run now, {summary.failed} failed -> {results}"
-    )
+    try:
+        summary = run_study(study, results, executor, rerun_failed, quiet, log_file)
+    except KeyboardInterrupt:
+        console.print(_interrupted(study, results, resume), markup=False, soft_wrap=True)
+        return 130
+    except StoreError as error:
+        console.print(f"error: {error}", markup=False)
+        return 2
+    console.print(f"{study.name}: {_what_ran(summary)}", markup=False, soft_wrap=True)
     if summary.stale:
         console.print(
             f"the study file changed: {summary.stale} rows in {results} are trials it no "
@@ -165,19 +202,69 @@ def _run_one(study, results: Path, executor, rerun_failed: bool, quiet: bool, lo
     try:
         report = write_report(results)
     except ValueError as error:
-        console.print(f"no report: {error}")
+        console.print(f"no report: {error}", markup=False)
         return 1
+    except KeyboardInterrupt:
+        again = _command("mbdl-control", "report", str(results))
+        console.print(f"interrupted before the report; write it with: {again}", markup=False)
+        return 130
     console.print(
         f"report: {report.markdown} (and {report.html.name}, {len(report.figures)} figures)"
     )
-    return 1 if summary.failed else 0
+    return 1 if summary.failed_stored else 0
+
+
+def _export(results: Path, out: Path, format_: str) -> int:
+    """Export ``results`` to ``out``; a new store (``sqlite``) gets the run log too."""
+    import shutil
+
+    from mbdl_control.evaluation.runner import meta_path
+    from mbdl_control.evaluation.store import export_store
+
+    count = export_store(results, out, format_)
+    if format_ == "sqlite" and meta_path(results).exists():
+        shutil.copyfile(meta_path(results), meta_path(out))
+    return count
+
+
+def _results_path(folder: Path, name: str) -> Path:
+    """``folder/name.sqlite``. The store of an older version, ``folder/name.csv``, is
+    imported into it on first use (and left as it was), so the study resumes instead of
+    starting over."""
+    target, old = folder / f"{name}.sqlite", folder / f"{name}.csv"
+    if old.exists() and not target.exists():
+        try:
+            count = _export(old, target, "sqlite")
+        except ValueError as error:
+            raise typer.BadParameter(f"cannot import the old store: {error}") from error
+        Console().print(
+            f"imported the {count} rows of the old CSV store {old} into {target} ({old} is "
+            "left as it was)",
+            markup=False,
+        )
+    return target
+
+
+def _command(*words: str, **options) -> str:
+    """A shell command line: ``words``, then each option given (``None``: left out; ``True``:
+    a flag), as ``--name value``."""
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        words += (flag,) if value is True else (flag, str(value))
+    return shlex.join(words)
 
 
 @app.command()
 def run(
     study_file: Annotated[Path, typer.Argument(help="A study TOML file (see experiments/).")],
     results: Annotated[
-        Path | None, typer.Option(help="Result CSV (default results/<name>.csv).")
+        Path | None,
+        typer.Option(
+            help="Result store (default results/<name>.sqlite; a .csv path keeps the old "
+            "CSV format)."
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -201,7 +288,9 @@ def run(
 ) -> None:
     """Run a study (resuming where it stopped) and write its report.
 
-    Exit code 0: every trial ok; 1: some trials failed (they are in the results); 2: bad input.
+    Several runs of one study on one store share its trials. Exit code 0: every trial ok;
+    1: failed trials in the store (this run's or earlier; --rerun-failed retries them); 2: bad
+    input or an unusable store; 130: interrupted (Ctrl-C), with the command that resumes.
     """
     from mbdl_control.evaluation.study import load_study
 
@@ -209,17 +298,28 @@ def run(
         study = load_study(study_file)
     except StudyError as error:
         raise typer.BadParameter(str(error), param_hint="STUDY_FILE") from error
-    target = results or Path("results") / f"{study.name}.csv"
-    raise typer.Exit(
-        _run_one(
-            study, target, _executor(executor, workers, address), rerun_failed, quiet, log_file
-        )
+    target = results or _results_path(Path("results"), study.name)
+    resume = _command(
+        "mbdl-control",
+        "run",
+        str(study_file),
+        results=target,
+        workers=workers,
+        executor=None if executor is ExecutorName.local else executor.value,
+        address=address,
+        rerun_failed=rerun_failed,
+        quiet=quiet,
+        log_file=log_file,
     )
+    chosen = _executor(executor, workers, address)
+    raise typer.Exit(_run_one(study, target, chosen, rerun_failed, quiet, log_file, resume))
 
 
 @app.command()
 def report(
-    results: Annotated[Path, typer.Argument(help="A study's result CSV.")],
+    results: Annotated[
+        Path, typer.Argument(help="A study's result store (.sqlite, or an old .csv).")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Report folder (default next to the results).")
     ] = None,
@@ -260,17 +360,62 @@ def reproduce(
         studies = [load_study(path) for path in files]
     except StudyError as error:
         raise typer.BadParameter(str(error), param_hint="--experiments") from error
+    resume = _command(
+        "mbdl-control",
+        "reproduce",
+        quick=quick,
+        experiments=experiments,
+        results_dir=results_dir,
+        workers=workers,
+        quiet=quiet,
+    )
     worst = 0
     for study in studies:
         study = study.quick_version() if quick else study
         name = f"{study.name}-quick" if quick else study.name
         code = _run_one(
             study,
-            results_dir / f"{name}.csv",
+            _results_path(results_dir, name),
             _executor(ExecutorName.local, workers, None),
             False,
             quiet,
             None,
+            resume,
         )
+        if code == 130:  # interrupted: the studies after it wait for the resume
+            raise typer.Exit(code)
         worst = max(worst, code)
     raise typer.Exit(worst)
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    sqlite = "sqlite"
+
+
+@app.command()
+def export(
+    results: Annotated[
+        Path, typer.Argument(help="A study's result store (.sqlite, or an old .csv).")
+    ],
+    format_: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="csv; parquet (needs pyarrow); sqlite: a new store, to convert an old .csv store.",
+        ),
+    ] = ExportFormat.csv,
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (default RESULTS with the format's suffix).")
+    ] = None,
+) -> None:
+    """Write a study's rows, one per trial, to a file for sharing (or to a new store)."""
+    target = out or results.with_suffix(f".{format_.value}")
+    try:
+        count = _export(results, target, format_.value)
+    except (FileNotFoundError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from error
+    except RuntimeError as error:  # no Parquet engine
+        raise typer.BadParameter(str(error), param_hint="--format") from error
+    Console().print(f"exported {count} rows of {results} to {target}", markup=False)

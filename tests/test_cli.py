@@ -1,8 +1,20 @@
+import importlib.util
+import json
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
 from typer.testing import CliRunner
 
 from mbdl_control.agents import LearnedCOCP
 from mbdl_control.cli import app
+from mbdl_control.evaluation.store import ResultStore
 
+ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
@@ -99,6 +111,7 @@ def test_reproduce_runs_every_study_and_writes_reports(tmp_path):
     outcome = runner.invoke(app, [*command, "--workers", "1", "--quiet"])
     assert outcome.exit_code == 0, outcome.output
     assert (results / "tiny-quick" / "report.md").exists()
+    assert len(ResultStore(results / "tiny-quick.sqlite").read()) == 2
     assert "2 trials" in outcome.output
 
 
@@ -114,4 +127,72 @@ def test_run_and_report_exit_codes(tmp_path):
     bad = runner.invoke(app, ["run", str(study)])
     assert bad.exit_code == 2 and "unknown key(s) ['mismatches']" in bad.output
     missing = runner.invoke(app, ["report", str(tmp_path / "none.csv")])
+    assert missing.exit_code == 2 and "no results at" in missing.output
+
+
+def test_a_rerun_counts_the_failed_trials_still_in_the_store(tmp_path):
+    study = tmp_path / "tiny.toml"
+    study.write_text(TINY.replace('class = "LQR"', 'class = "LQG"'))
+    arguments = ["run", str(study), "--results", str(tmp_path / "r.sqlite"), "--quiet"]
+    first = runner.invoke(app, arguments)
+    assert first.exit_code == 1 and "2 run now, 2 failed; 2 failed in the store" in first.output
+    again = runner.invoke(app, arguments)
+    assert again.exit_code == 1, again.output
+    assert "0 run now, 0 failed; 2 failed in the store (--rerun-failed to retry them)" in (
+        again.output
+    )
+
+
+def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
+    study = tmp_path / "slow.toml"
+    study.write_text(
+        'name = "slow"\nseeds = [0, 1, 2, 3, 4, 5, 6, 7]\n[evaluation]\nepisodes = 2\n'
+        '[[envs]]\nid = "mbdl/LinearQuadratic-v0"\nmax_episode_steps = 5\n'
+        '[[agents]]\nclass = "tests.test_scale:SleepingLQR"\nknowledge = "nominal"\n'
+        f'kwargs = {{ log = "{tmp_path / "fits.log"}" }}\n'
+    )
+    results = tmp_path / "r.sqlite"
+    command = [sys.executable, "-m", "mbdl_control", "run", str(study)]
+    command += ["--results", str(results), "--quiet"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (results.exists() and ResultStore(results).statuses()):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output = " ".join(process.communicate(timeout=60)[0].split())
+    assert process.returncode == 130, output
+    stored = len(ResultStore(results).statuses())
+    assert 1 <= stored < 8
+    assert f"slow: interrupted; {stored} of 8 trials are stored in {results}." in output
+    resume = output.partition("Resume with: ")[2]
+    assert shlex.split(resume) == ["mbdl-control", *command[3:]]
+    resumed = runner.invoke(app, shlex.split(resume)[1:])
+    assert resumed.exit_code == 0 and f"{stored} already done" in resumed.output
+
+
+def test_export_writes_csv_and_converts_an_old_csv_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    old = runner.invoke(app, ["run", "tiny.toml", "--results", "results/tiny.csv", "--quiet"])
+    assert old.exit_code == 0, old.output
+    assert (tmp_path / "results" / "tiny.csv").read_text().count("\n") == 3
+    # the default store is now results/tiny.sqlite: the old CSV is imported, not run again
+    default = runner.invoke(app, ["run", "tiny.toml", "--quiet"])
+    assert default.exit_code == 0, default.output
+    assert "imported the 2 rows of the old CSV store results/tiny.csv" in default.output
+    assert "2 already done, 0 run now" in default.output
+    meta = json.loads((tmp_path / "results" / "tiny.sqlite.meta.json").read_text())
+    assert len(meta["runs"]) == 2  # the CSV store's run, and this one
+
+    exported = runner.invoke(app, ["export", "results/tiny.sqlite", "--out", "shared.csv"])
+    assert exported.exit_code == 0 and "exported 2 rows" in exported.output
+    assert len(pd.read_csv(tmp_path / "shared.csv")) == 2
+    again = runner.invoke(app, ["export", "results/tiny.csv", "--format", "sqlite"])
+    assert again.exit_code == 2 and "tiny.sqlite exists; give another --out" in again.output
+    parquet = runner.invoke(app, ["export", "results/tiny.sqlite", "--format", "parquet"])
+    if importlib.util.find_spec("pyarrow") is None:
+        assert parquet.exit_code == 2 and "Parquet needs pyarrow" in parquet.output
+    else:
+        assert parquet.exit_code == 0
+    missing = runner.invoke(app, ["export", "results/none.sqlite"])
     assert missing.exit_code == 2 and "no results at" in missing.output

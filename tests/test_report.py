@@ -96,16 +96,16 @@ def write_results(path):
     """The fixture study's result file (module docstring)."""
     store = ResultStore(path)
     for seed in (0, 1):  # stale: learner on comm before its arguments were edited
-        store.append(
+        store.write(
             _row("comm", "learner", STALE_COST, 0.1, axes={"snr_db": 0}, seed=seed, config="c0")
         )
     for mismatch in (0.0, 0.2):
         for seed in (0, 1):
             for row in [*_comm_rows(mismatch, seed), *_other_rows(mismatch, seed)]:
-                store.append(row)
+                store.write(row)
     costs = dict.fromkeys(["mean_cost", "std_error", "oracle_cost", "gap_to_oracle"])
     failed = _row("comm", "broken", 0.0, 0.0, axes={"snr_db": 0}, status="failed", **costs)
-    store.append({**failed, "error": "ValueError: boom", "curve": None})
+    store.write({**failed, "error": "ValueError: boom", "curve": None})
     return store.path
 
 

@@ -33,10 +33,17 @@ def _study(n_seeds, *agents):
 
 
 class DyingLQR(LQR):
-    """The nominal LQR, except that fitting with seed 2 kills the process it runs in."""
+    """The nominal LQR, except that fitting with seed 2 kills the process it runs in (after
+    noting it in ``log``)."""
+
+    def __init__(self, model, log, knowledge="nominal"):
+        super().__init__(model, knowledge=knowledge)
+        self.log = log
 
     def fit(self, env, budget=None, seed=None):
         if seed == 2:
+            with open(self.log, "a") as handle:
+                handle.write(f"{os.getpid()}\n")
             os._exit(1)
         return super().fit(env, budget, seed)
 
@@ -74,19 +81,29 @@ def test_local_pool_keeps_two_trials_per_worker_in_flight(monkeypatch):
     assert [row["error"] for row in rows if row["status"] != "ok"] == []
 
 
-def test_a_dying_worker_fails_only_the_trials_in_flight(tmp_path):
+def test_a_dying_worker_fails_only_its_own_trial(tmp_path):
+    log = tmp_path / "deaths.log"
     study = _study(
         5,
-        {"class": "tests.test_scale:DyingLQR", "knowledge": "nominal", "label": "dies"},
+        {
+            "class": "tests.test_scale:DyingLQR",
+            "knowledge": "nominal",
+            "label": "dies",
+            "kwargs": {"log": str(log)},
+        },
         {"class": "LQR", "knowledge": "nominal"},
     )
-    summary = run_study(study, tmp_path / "r.csv", LocalExecutor(2), quiet=True)
-    rows = ResultStore(tmp_path / "r.csv").read().set_index("trial")
+    summary = run_study(study, tmp_path / "r.sqlite", LocalExecutor(2), quiet=True)
+    rows = ResultStore(tmp_path / "r.sqlite").read().set_index("trial")
     assert summary.ran == len(rows) == 10
     dead = study.trials()[2]
-    assert dead.seed == 2 and rows.loc[dead.id, "error"].startswith("worker crashed")
-    assert 1 <= summary.failed <= 4  # the dead trial and those in flight with it
-    assert (rows.loc[rows["agent"] == "LQR", "status"] == "ok").sum() >= 1
+    assert dead.seed == 2
+    # the trials in flight with it were retried alone and succeeded; it died each time
+    assert summary.failed == summary.failed_stored == 1
+    assert (rows.drop(index=dead.id)["status"] == "ok").all()
+    assert rows.loc[dead.id, "error"].startswith("worker crashed in all 3 attempts, 2 of them")
+    deaths = log.read_text().split()
+    assert len(deaths) == 3 and len(set(deaths)) == 3  # three processes: pooled, then alone
 
 
 def test_a_trial_runs_torch_and_blas_single_threaded():
@@ -116,7 +133,7 @@ def test_ray_study_joins_a_running_cluster_and_runs_workers_trials_at_once(tmp_p
             '[[envs]]\nid = "mbdl/LinearQuadratic-v0"\nmax_episode_steps = 5\n'
             '[[agents]]\nclass = "LQR"\nknowledge = "nominal"\n'
         )
-        results = tmp_path / "joined.csv"
+        results = tmp_path / "joined.sqlite"
         command = [sys.executable, "-m", "mbdl_control", "run", str(toml), "--quiet"]
         joined = subprocess.run(
             [*command, "--results", str(results), "--executor", "ray"],
@@ -134,7 +151,7 @@ def test_ray_study_joins_a_running_cluster_and_runs_workers_trials_at_once(tmp_p
             "knowledge": "nominal",
             "kwargs": {"log": str(log)},
         }
-        summary = run_study(_study(4, agent), tmp_path / "one.csv", RayExecutor(workers=1))
+        summary = run_study(_study(4, agent), tmp_path / "one.sqlite", RayExecutor(workers=1))
         assert summary.failed == 0
         spans = sorted(tuple(map(float, line.split())) for line in log.read_text().splitlines())
         assert len(spans) == 4

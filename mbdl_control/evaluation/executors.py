@@ -2,11 +2,13 @@
 
 Each executor maps :func:`run_trial` over trial keys and yields rows as trials finish; the rows
 are the same whichever runs them (a trial is a pure function of its key). Only the caller
-writes to the result store, so there is one writer whatever the parallelism.
+writes to the result store, so a run has one writer whatever its parallelism.
 
 Neither executor submits a whole study at once: a few trials per worker are in flight, the
-next is submitted as one finishes, and a finished trial's row is handed on and forgotten. So
-the memory a study holds does not grow with its number of trials.
+next key is taken from ``keys`` only as one finishes, and a finished trial's row is handed on
+and forgotten. So the memory a study holds does not grow with its number of trials, and a
+caller that claims each trial as its key is taken (the runner) claims only what runs next,
+which lets several runs share a study's trials.
 
 Ray: ``RayExecutor(address="auto")`` (or ``HEAD:6379``, or ``ray://HEAD:10001``) joins an
 existing cluster, started on its machines with ``ray start --head`` and
@@ -22,65 +24,120 @@ import collections
 import concurrent.futures
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from mbdl_control.evaluation.study import Study, TrialKey
 from mbdl_control.evaluation.trial import empty_row, run_trial
 
+#: a pool's trials whose worker died with them, and the error each got
+Crashed = list[tuple[TrialKey, BaseException]]
 
-def _crashed_row(study: Study, key: TrialKey, error: BaseException) -> dict[str, Any]:
+
+def _crashed_row(
+    study: Study, key: TrialKey, error: BaseException, attempts: int = 1
+) -> dict[str, Any]:
     row = empty_row(study, key)
-    row["error"] = f"worker crashed: {type(error).__name__}: {error}"
+    tries = "" if attempts == 1 else f" in all {attempts} attempts, {attempts - 1} of them alone"
+    row["error"] = f"worker crashed{tries}: {type(error).__name__}: {error}"
     return row
+
+
+class _Keys:
+    """Trial keys taken one at a time from an iterable, with room to put one back (a key
+    taken for a pool that broke before it could be submitted)."""
+
+    def __init__(self, keys: Iterable[TrialKey]) -> None:
+        self._keys = iter(keys)
+        self._back: collections.deque[TrialKey] = collections.deque()
+
+    def take(self) -> TrialKey | None:
+        return self._back.popleft() if self._back else next(self._keys, None)
+
+    def put_back(self, key: TrialKey) -> None:
+        self._back.appendleft(key)
+
+
+def _fill(pool, study: Study, keys: _Keys, running: dict, size: int) -> bool:
+    """Submit trials until ``size`` run; ``False`` if the pool turned out broken."""
+    while len(running) < size and (key := keys.take()) is not None:
+        try:
+            running[pool.submit(run_trial, study, key)] = key
+        except BrokenProcessPool:
+            keys.put_back(key)
+            return False
+    return True
 
 
 class LocalExecutor:
     """``workers == 1``: trials run in this process; more: a process pool of that size.
 
     The pool is fed ``2 * workers`` trials at a time, enough to keep every worker busy. A
-    worker that dies (killed, out of memory, a crash in native code) breaks the pool: the
-    trials in flight get ``failed`` rows saying so, and a fresh pool runs the rest.
+    worker that dies (killed, out of memory, a crash in native code) breaks the pool, and every
+    trial in flight fails with it: the pool cannot tell whose trial killed it. So each of those
+    trials runs again alone, in a fresh process, up to ``crash_retries`` times: the innocent
+    ones then succeed, and only a trial that kills its worker every time ends as a ``failed``
+    row saying so. A fresh pool runs the rest.
     """
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, crash_retries: int = 2) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+        if crash_retries < 0:
+            raise ValueError(f"crash_retries must be >= 0, got {crash_retries}")
         self.workers = workers
+        self.crash_retries = crash_retries
 
-    def run(self, study: Study, keys: Sequence[TrialKey]) -> Iterator[dict[str, Any]]:
+    def run(self, study: Study, keys: Iterable[TrialKey]) -> Iterator[dict[str, Any]]:
         if self.workers == 1:
             for key in keys:
                 yield run_trial(study, key)
             return
-        queued = collections.deque(keys)
-        while queued:
-            yield from self._run_pool(study, queued)
+        taken = _Keys(keys)
+        while True:
+            crashed = yield from self._run_pool(study, taken)
+            if crashed is None:
+                return
+            for key, error in crashed:
+                yield self._alone(study, key, error)
 
-    def _run_pool(self, study: Study, queued: collections.deque) -> Iterator[dict[str, Any]]:
-        """Rows of the trials taken from ``queued`` by one pool, until it is empty or broken."""
+    def _run_pool(
+        self, study: Study, keys: _Keys
+    ) -> Generator[dict[str, Any], None, Crashed | None]:
+        """Rows of the trials one pool takes from ``keys``; returns ``None`` once ``keys`` is
+        used up, or, if the pool broke, the trials that were in flight with their errors."""
         running: dict[concurrent.futures.Future, TrialKey] = {}
+        crashed: Crashed = []
         broken = False
         with concurrent.futures.ProcessPoolExecutor(self.workers) as pool:
-            while running or (queued and not broken):
-                while queued and not broken and len(running) < 2 * self.workers:
-                    try:
-                        running[pool.submit(run_trial, study, queued[0])] = queued[0]
-                    except BrokenProcessPool:
-                        broken = True
-                    else:
-                        queued.popleft()
+            while True:
+                broken = broken or not _fill(pool, study, keys, running, 2 * self.workers)
+                if not running:
+                    return crashed if broken else None
                 done, _ = concurrent.futures.wait(
                     running, return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 for future in done:
                     key = running.pop(future)
                     try:
-                        yield future.result()
+                        row = future.result()
                     except BrokenProcessPool as error:
                         broken = True
-                        yield _crashed_row(study, key, error)
+                        crashed.append((key, error))
+                        continue
+                    yield row
+
+    def _alone(self, study: Study, key: TrialKey, error: BaseException) -> dict[str, Any]:
+        """The row of ``key``, whose worker died with others' (``error``), run alone in a
+        fresh process up to ``crash_retries`` times."""
+        for _ in range(self.crash_retries):
+            with concurrent.futures.ProcessPoolExecutor(1) as pool:
+                try:
+                    return pool.submit(run_trial, study, key).result()
+                except BrokenProcessPool as crash:
+                    error = crash
+        return _crashed_row(study, key, error, 1 + self.crash_retries)
 
 
 def ray_init_options(address: str | None, workers: int | None) -> dict[str, Any]:
@@ -97,6 +154,8 @@ class RayExecutor:
     ``workers`` trials run at once (``None``: as many as the cluster has CPUs when the study
     starts); the next is submitted as one finishes. On a Ray instance already initialized in
     this process (``ray.init`` called before), the executor uses it and leaves it running.
+    Each task runs in a worker of its own, so a dying worker takes no other trial with it, and
+    Ray reruns its task (``max_retries``, 3 by default) before the trial gets a ``failed`` row.
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
@@ -112,7 +171,7 @@ class RayExecutor:
         self.address = address
         self.workers = workers
 
-    def run(self, study: Study, keys: Sequence[TrialKey]) -> Iterator[dict[str, Any]]:
+    def run(self, study: Study, keys: Iterable[TrialKey]) -> Iterator[dict[str, Any]]:
         ray = self._ray
         started_here = not ray.is_initialized()
         if started_here:

@@ -1,19 +1,25 @@
 """Run a study into its result store: resume where it stopped, show progress, log to a file.
 
-Trials whose latest row is ``ok`` are skipped; ``failed`` ones are skipped too unless
-``rerun_failed``. Every finished trial is appended at once, so a study killed at any moment
-loses at most the trials that were running. A side file ``<results>.meta.json`` records each
-run (executor, workers, wall time) for the report.
+Trials whose row is ``ok`` are skipped; ``failed`` ones are skipped too unless
+``rerun_failed``. Every finished trial is written at once, in a transaction, so a study killed
+at any moment loses at most the trials that were running. A side file ``<results>.meta.json``
+records each run (executor, workers, wall time) for the report.
+
+Several runs can share one study's store (two ``mbdl-control run`` on one machine): a run
+claims each trial just before running it, as the executor takes its key, and leaves a trial
+that another run holds or has finished meanwhile to that run (``StudySummary.elsewhere``). A
+run that died leaves its claims to be taken over (:mod:`mbdl_control.evaluation.store`).
 
 An agent that uses no model (``knowledge = "none"``) meets the same true env at every
 mismatch value, so it runs once per (env point, budget, seed) and its row is copied to the
 other mismatch values (a mismatch changes only the nominal model, which it never sees). Rows
 of trials the study no longer has (an agent's or env's arguments changed: another
-configuration hash) are kept in the file and counted in the summary as ``stale``.
+configuration hash) are kept in the store and counted in the summary as ``stale``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -35,8 +41,9 @@ from rich.progress import (
 )
 
 from mbdl_control.evaluation.executors import LocalExecutor, RayExecutor
-from mbdl_control.evaluation.store import ResultStore
+from mbdl_control.evaluation.store import CLAIM_TIMEOUT, ResultStore
 from mbdl_control.evaluation.study import Study, TrialKey
+from mbdl_control.evaluation.study_checks import check_study
 
 LOGGER = logging.getLogger("mbdl_control.study")
 LOGGER.addHandler(logging.NullHandler())
@@ -45,9 +52,11 @@ LOGGER.propagate = False
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What a run did: trials in the study, already done before, run now (run or copied
+    """What a run did: trials in the study, already done before, written now (run or copied
     from a sibling trial), failed now, and rows in the results from trials the study no
-    longer has (``stale``: its file changed)."""
+    longer has (``stale``: its file changed). ``failed_stored``: trials of the study whose
+    stored row is ``failed`` at the end, this run's and earlier ones (``--rerun-failed``
+    retries them); ``elsewhere``: trials left to another run sharing the store."""
 
     total: int
     skipped: int
@@ -55,6 +64,8 @@ class StudySummary:
     failed: int
     results: Path
     stale: int = 0
+    failed_stored: int = 0
+    elsewhere: int = 0
 
 
 def meta_path(results: Path) -> Path:
@@ -67,7 +78,7 @@ def _record_run(results: Path, study: Study, run: dict[str, Any]) -> None:
     meta["study"] = json.loads(study.describe())
     meta["description"] = study.description
     meta["runs"].append(run)
-    temporary = path.with_suffix(".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(meta, indent=2))
     os.replace(temporary, path)  # atomic: the meta file is whole or absent
 
@@ -109,12 +120,55 @@ def _plan(study: Study, todo: list[TrialKey], store: ResultStore):
     return to_run, copies, ready
 
 
-def _rows(study, executor, to_run, copies, ready) -> Iterator[dict[str, Any]]:
+def _claimed(session, keys: list[TrialKey], copies, on_skip) -> Iterator[TrialKey]:
+    """The keys of ``keys`` this run claims, each claimed only as the executor takes it; a
+    trial another run holds or has written is passed over (``on_skip(trials it stands
+    for)``)."""
+    for key in keys:
+        if session.claim(key.id):
+            yield key
+        else:
+            on_skip(1 + len(copies.get(key.id, ())))
+
+
+def _rows(study, executor, keys, copies, ready) -> Iterator[dict[str, Any]]:
     yield from ready
-    for row in executor.run(study, to_run):
+    for row in executor.run(study, keys):
         yield row
         for sibling in copies.get(row["trial"], ()):
             yield _copied(row, sibling)
+
+
+@contextlib.contextmanager
+def _logging_to(log_file: str | Path | None) -> Iterator[None]:
+    if log_file is None:
+        yield
+        return
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        LOGGER.removeHandler(handler)
+        handler.close()
+
+
+def _write_rows(session, study, executor, todo, plan, quiet: bool) -> tuple[int, int]:
+    """Run the ``plan`` of ``todo`` and write each row as it comes: ``(rows, failed)``."""
+    to_run, copies, ready = plan
+    written = failed = 0
+    with _progress(quiet) as progress:
+        task = progress.add_task(study.name, total=len(todo), failed=0)
+        keys = _claimed(session, to_run, copies, lambda n: progress.advance(task, n))
+        for row in _rows(study, executor, keys, copies, ready):
+            session.write(row)
+            written, failed = written + 1, failed + (row["status"] != "ok")
+            progress.update(task, advance=1, failed=failed)
+            level = logging.INFO if row["status"] == "ok" else logging.WARNING
+            LOGGER.log(level, "%s %s %s", row["status"], row["trial"], row["error"] or "")
+    return written, failed
 
 
 def _progress(quiet: bool) -> Progress:
@@ -137,48 +191,42 @@ def run_study(
     rerun_failed: bool = False,
     quiet: bool = False,
     log_file: str | Path | None = None,
+    claim_timeout: float = CLAIM_TIMEOUT,
 ) -> StudySummary:
-    """Run every trial of ``study`` that ``results`` does not hold yet."""
+    """Run every trial of ``study`` that ``results`` does not hold yet (and that no other run
+    sharing ``results`` holds); ``claim_timeout``: see :mod:`mbdl_control.evaluation.store`."""
+    check_study(study)  # every problem of the study at once, before any trial runs
     results = Path(results)
     executor = executor or LocalExecutor()
     store = ResultStore(results)
-    statuses = store.statuses()
     keys = study.trials()
-    redo = {"failed"} if rerun_failed else set()
-    todo = [key for key in keys if key.id not in statuses or statuses[key.id] in redo]
-    stale = len(set(statuses) - {key.id for key in keys})
-    to_run, copies, ready = _plan(study, todo, store)
-    handler = None
-    if log_file is not None:
-        handler = logging.FileHandler(log_file)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        LOGGER.addHandler(handler)
-        LOGGER.setLevel(logging.INFO)
-    start, failed = time.time(), 0
-    LOGGER.info("study %s: %d trials, %d to run", study.name, len(keys), len(todo))
-    try:
-        with _progress(quiet) as progress:
-            task = progress.add_task(study.name, total=len(todo), failed=0)
-            for row in _rows(study, executor, to_run, copies, ready):
-                store.append(row)
-                failed += row["status"] != "ok"
-                progress.update(task, advance=1, failed=failed)
-                level = logging.INFO if row["status"] == "ok" else logging.WARNING
-                LOGGER.log(level, "%s %s %s", row["status"], row["trial"], row["error"] or "")
-    finally:
-        if handler is not None:
-            LOGGER.removeHandler(handler)
-            handler.close()
-    _record_run(
-        results,
-        study,
-        {
+    ids = {key.id for key in keys}
+    start = time.time()
+    with store.session(claim_timeout) as session, _logging_to(log_file):
+        statuses = store.statuses()  # after the session began: see Session
+        redo = {"failed"} if rerun_failed else set()
+        todo = [key for key in keys if key.id not in statuses or statuses[key.id] in redo]
+        LOGGER.info("study %s: %d trials, %d to run", study.name, len(keys), len(todo))
+        plan = _plan(study, todo, store)
+        written, failed = _write_rows(session, study, executor, todo, plan, quiet)
+        run = {
             "executor": type(executor).__name__,
             "workers": getattr(executor, "workers", None),
             "started": start,
             "wall_seconds": time.time() - start,
-            "trials_run": len(todo),
+            "trials_run": written,
             "failed": failed,
-        },
+        }
+        with store.locked():
+            _record_run(results, study, run)
+    final = store.statuses()
+    return StudySummary(
+        total=len(keys),
+        skipped=len(keys) - len(todo),
+        ran=written,
+        failed=failed,
+        results=results,
+        stale=len(set(statuses) - ids),
+        failed_stored=sum(final.get(trial) == "failed" for trial in ids),
+        elsewhere=len(todo) - written,
     )
-    return StudySummary(len(keys), len(keys) - len(todo), len(todo), failed, results, stale)
