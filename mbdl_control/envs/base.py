@@ -124,6 +124,11 @@ class PartiallyKnownEnv(gym.Env, ABC):
         measures."""
         return relative_errors(self.true_model, self.nominal_model)
 
+    def label_count(self, info: dict[str, Any]) -> int:
+        """How many labelled samples a step's ``info`` hands a learner: one (a true state),
+        unless the env labels many at once (a block of transmitted symbols)."""
+        return 1
+
     def structure(self) -> Any:
         """What ``structure`` knowledge hands an agent: the nominal model's form (dimensions,
         bounds), none of its numbers."""

@@ -24,9 +24,10 @@ def label_keys(env: gym.Env) -> tuple[str, ...]:
 class CountingEnv(gym.Wrapper):
     """Holds a learner to its budget: counts every step and every labelled sample.
 
-    A step beyond ``budget.steps`` is refused (:class:`BudgetExceededError`). A *labelled
-    sample* is a step whose ``info`` carries one of the env's ``label_keys``: while
-    ``budget.samples`` lasts, the labels pass and are counted; after it, they are taken out
+    A step beyond ``budget.steps`` is refused (:class:`BudgetExceededError`). A step whose
+    ``info`` carries one of the env's ``label_keys`` hands the learner labelled samples (one,
+    or the env's ``label_count``: a block's symbols): while ``budget.samples`` has room for
+    them, the labels pass and are counted; past it, they are taken out
     of ``info`` (and out of ``reset``'s, whose labels, an initial state, come free with an
     episode), so a learner may go on stepping unsupervised but never sees a label beyond its
     budget.
@@ -57,8 +58,9 @@ class CountingEnv(gym.Wrapper):
         self.steps_used += 1
         observation, reward, terminated, truncated, info = super().step(action)
         if any(key in info for key in self.labels):
-            if self.samples_used < self.budget.samples:
-                self.samples_used += 1
+            count = self.env.unwrapped.label_count(info)
+            if self.samples_used + count <= self.budget.samples:
+                self.samples_used += count
             else:
                 info = self._withheld(info)
         return observation, reward, terminated, truncated, info

@@ -1,6 +1,13 @@
 """What a designer may know: one frozen, validated dataclass per model kind, the ``mismatch``
 knob generic over their fields, and the physics shared by envs and agents."""
 
+from mbdl_control.models.channel import (
+    CHANNEL_KINDS,
+    CONSTELLATIONS,
+    ChannelStructure,
+    ISIChannelModel,
+    require_channel,
+)
 from mbdl_control.models.linear_gaussian import (
     LinearGaussianModel,
     LinearStructure,
@@ -13,6 +20,10 @@ from mbdl_control.models.mismatch import check_mismatch, perturb, relative_error
 from mbdl_control.models.psd import symmetric_sqrt
 
 __all__ = [
+    "CHANNEL_KINDS",
+    "CONSTELLATIONS",
+    "ChannelStructure",
+    "ISIChannelModel",
     "LinearGaussianModel",
     "LinearStructure",
     "check_mismatch",
@@ -20,6 +31,7 @@ __all__ = [
     "perturb",
     "quadratic_cost",
     "relative_errors",
+    "require_channel",
     "require_linear_gaussian",
     "saturate",
     "symmetric_sqrt",
