@@ -307,3 +307,16 @@ def test_training_curves_skip_agents_without_one_and_use_log_losses(results, sty
     assert set(lines) == {"learner"} and axis.get_yscale() == "log"
     assert np.isnan(lines["learner"].get_ydata()[2])
     matplotlib.pyplot.close("all")
+
+
+def test_an_error_rate_of_zero_shows_its_upper_confidence_bound(tmp_path):
+    store = ResultStore(tmp_path / "zero.sqlite")
+    metrics = json.dumps({"trials": 1000.0})
+    for seed in (0, 1):
+        for agent, rate in (("oracle", 0.0), ("detector", 0.002)):
+            store.write(
+                _row("comm", agent, rate, 0.0, seed=seed, cost_display="log", metrics=metrics)
+            )
+    text = write_report(tmp_path / "zero.sqlite").markdown.read_text()
+    assert "< 0.00015 (0 errors in 20000)" in text  # 2 seeds × 10 episodes × 1000 symbols
+    assert "0.002" in text

@@ -90,7 +90,26 @@ def _over_seeds(group: pd.DataFrame) -> dict:
         "oracle_cost": group["oracle_cost"].mean(),
         "bound": group["bound"].mean(),
         "cost_display": display if display in MEASURES else "linear",
+        "trials": _trials(group),
     }
+
+
+def _trials(group: pd.DataFrame) -> float:
+    """How many Bernoulli trials (symbols, bits) stand behind an error rate over the group's
+    trials: the env's ``trials`` metric (per episode) times the episodes; 0 where there is
+    none."""
+    per_episode = group["metrics"].map(
+        lambda text: json.loads(text).get("trials", 0.0) if isinstance(text, str) else 0.0
+    )
+    return float((per_episode * group["episodes"]).sum())
+
+
+def _cost_text(mean: float, error: float, trials: float, display: str) -> str:
+    """A cost cell. An error rate measured as 0 is no 0: it shows the 95 % upper confidence
+    bound of zero errors in ``N`` trials, ``3/N`` (the rule of three)."""
+    if display == "log" and mean == 0 and trials > 0:
+        return f"< {3 / trials:.2g} (0 errors in {trials:.0f})"
+    return _plus_minus(mean, error, COST_FORMATS[display])
 
 
 def _decibels(values: pd.Series) -> pd.Series:
@@ -181,7 +200,7 @@ def _env_table(summary: pd.DataFrame, env: str) -> pd.DataFrame:
     rows = summary[summary["env"] == env]
     display = rows["cost_display"].iloc[0]
     axes = [name for name in swept_axes(summary) if rows[name].notna().any()]
-    cost_form, gap_form = COST_FORMATS[display], GAP_FORMATS[display]
+    gap_form = GAP_FORMATS[display]
     cost = "cost (dB) ± s.e." if display == "dB" else "cost ± s.e."
     return pd.DataFrame(
         {
@@ -195,8 +214,10 @@ def _env_table(summary: pd.DataFrame, env: str) -> pd.DataFrame:
             "budget (samples)": rows["budget_samples"],
             "seeds": rows["seeds"],
             cost: [
-                _plus_minus(m, e, cost_form)
-                for m, e in zip(rows["shown_cost"], rows["shown_cost_se"], strict=True)
+                _cost_text(m, e, n, display)
+                for m, e, n in zip(
+                    rows["shown_cost"], rows["shown_cost_se"], rows["trials"], strict=True
+                )
             ],
             "gap to oracle ± s.e.": [
                 _plus_minus(m, e, gap_form)
