@@ -339,7 +339,7 @@ def report(
 @app.command()
 def reproduce(
     quick: Annotated[
-        bool, typer.Option(help="The reduced studies (about 2 minutes on 2 cores).")
+        bool, typer.Option(help="The reduced studies (about a minute on 2 cores).")
     ] = False,
     experiments: Annotated[Path, typer.Option(help="Folder of study files.")] = Path("experiments"),
     results_dir: Annotated[Path, typer.Option(help="Where results and reports go.")] = Path(
