@@ -275,3 +275,44 @@ def test_bad_input():
         polytope_qp(H, f[0], rows, bounds.double())
     with pytest.raises(ValueError, match=r"G must have shape \(2, 2\) or \(batch, 2, 2\)"):
         polytope_qp(H, f, rows[:, :1], bounds.double())
+
+
+def _equality_problem():
+    """min ½‖u‖² − 1ᵀu with u₀ + u₁ = 1 written as two rows (no interior) and u₂ ≤ 0.5,
+    whose row u₂ ≤ 0.5 is also given twice: the solution is (0.5, 0.5, 0.5)."""
+    G = torch.tensor([[1.0, 1.0, 0.0], [-1.0, -1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    h = torch.tensor([1.0, -1.0, 0.5, 0.5])
+    return (
+        torch.eye(3, dtype=torch.float64),
+        -torch.ones(3, dtype=torch.float64),
+        G.double(),
+        h.double(),
+    )
+
+
+def test_polytope_qp_retries_a_looser_tolerance_when_daqp_refuses(monkeypatch):
+    import mbdl_control.blocks.qp.polytope_qp as module
+
+    solve, tolerances = module.daqp.solve, []
+
+    def refusing_the_tight_tolerance(*args, primal_tol):
+        tolerances.append(primal_tol)
+        if primal_tol < 1e-10:  # as DAQP does on some sets without interior
+            return None, None, -1, {}
+        return solve(*args, primal_tol=primal_tol)
+
+    monkeypatch.setattr(module.daqp, "solve", refusing_the_tight_tolerance)
+    H, f, G, h = _equality_problem()
+    u = polytope_qp(H, f, G, h)
+    np.testing.assert_allclose(u.numpy(), [0.5, 0.5, 0.5], atol=1e-12)
+    assert tolerances == list(module.PRIMAL_TOLERANCES)
+
+
+def test_polytope_qp_on_a_set_without_interior_and_duplicated_rows():
+    H, f, G, h = _equality_problem()
+    f.requires_grad_(True)
+    u = polytope_qp(H, f, G, h)
+    np.testing.assert_allclose(u.detach().numpy(), [0.5, 0.5, 0.5], atol=1e-12)
+    u[0].backward()
+    # on the equality u₀ = (1 − f₀ + f₁)/2; u₂ is held by its bound
+    np.testing.assert_allclose(f.grad.numpy(), [-0.5, 0.5, 0.0], atol=1e-12)

@@ -47,6 +47,10 @@ from mbdl_control.blocks.qp.parametric_qp import DAQP_OPTIMAL
 
 #: DAQP's primal feasibility tolerance here (its default, 1e-6, is meant for control loops)
 PRIMAL_TOLERANCE = 1e-12
+#: the tolerances DAQP is tried at, tightest first: a feasible set without interior (an
+#: equality written as two rows) can be refused as infeasible at 1e-12 and solved at 1e-9;
+#: the KKT check after the solve holds the answer to the data's rounding either way
+PRIMAL_TOLERANCES = (PRIMAL_TOLERANCE, 1e-9)
 #: the KKT verification's slack, in units of the dtype's machine epsilon
 _ROUNDING_ULPS = 1024
 
@@ -108,15 +112,28 @@ def _active_sets(H, f, G, h) -> torch.Tensor:
         np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float64) for t in (H, f, G, h)
     ]
     active = np.zeros(h.shape, dtype=bool)
-    for index, (H_i, f_i, G_i, h_i) in enumerate(zip(*arrays, strict=True)):
-        _, _, exitflag, info = daqp.solve(H_i, f_i, G_i, h_i, primal_tol=PRIMAL_TOLERANCE)
-        if exitflag != DAQP_OPTIMAL:
-            raise RuntimeError(
-                f"DAQP found no optimum for problem {index} (exit flag {exitflag}): the rows "
-                "G u <= h may be infeasible, or H not positive definite"
-            )
-        active[index] = info["lam"] > 0
+    for index, problem in enumerate(zip(*arrays, strict=True)):
+        active[index] = _active_set(index, *problem)
     return torch.as_tensor(active, device=h.device)
+
+
+def _active_set(index: int, H, f, G, h) -> np.ndarray:
+    """One problem's active rows: DAQP at each of :data:`PRIMAL_TOLERANCES` until one gives
+    an optimum; of identical active rows only the first is kept (a duplicate would make the
+    KKT system singular)."""
+    for tolerance in PRIMAL_TOLERANCES:
+        _, _, exitflag, info = daqp.solve(H, f, G, h, primal_tol=tolerance)
+        if exitflag == DAQP_OPTIMAL:
+            active = info["lam"] > 0
+            rows = np.hstack([G, h[:, None]])
+            for row in np.flatnonzero(active):
+                active[row] = not any((rows[row] == rows[:row][active[:row]]).all(axis=1))
+            return active
+    raise RuntimeError(
+        f"DAQP found no optimum for problem {index} (exit flag {exitflag}) at primal "
+        f"tolerances {PRIMAL_TOLERANCES}: the rows G u <= h may be infeasible, or H not "
+        "positive definite"
+    )
 
 
 class _PolytopeQPFunction(torch.autograd.Function):
