@@ -125,7 +125,9 @@ def measure(trials: int, workers: int) -> dict[str, float]:
         path.write_text(STUDY.format(seeds=list(range(trials // TRIALS_PER_SEED))))
         study = load_study(path)
         start = time.perf_counter()
-        summary = run_study(study, Path(folder) / "memory.sqlite", LocalExecutor(workers), quiet=True)
+        summary = run_study(
+            study, Path(folder) / "memory.sqlite", LocalExecutor(workers), quiet=True
+        )
         seconds = time.perf_counter() - start
     if summary.ran != trials or summary.failed:
         raise RuntimeError(f"the study did not run cleanly: {summary}")

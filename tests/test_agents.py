@@ -146,5 +146,5 @@ def test_every_agent_refuses_what_is_not_a_model(name):
     import mbdl_control.agents as library
 
     for given in (None, {"A": [[1.0]]}, LinearStructure(2, 1, 0, None)):
-        with pytest.raises(TypeError, match="is built on a LinearGaussianModel"):
+        with pytest.raises(TypeError, match=r"is built on an? [A-Za-z]+ "):
             getattr(library, name)(given)

@@ -18,18 +18,27 @@ from tests.custom_agents import ScaledLQR
 
 #: the cheapest fit that makes a learning agent hold learned parameters
 CHEAP_FIT = {"LearnedCOCP": {"iterations": 2}, "LearnedNoiseLQG": {"iterations": 2}}
+#: every env an agent of the library may be built for, made small
+ENVS = {
+    "mbdl/BoxLQR-v0": {"max_episode_steps": 20},
+    "mbdl/LQG-v0": {"max_episode_steps": 20},
+    "mbdl/ISIChannel-v0": {"block_length": 100, "pilot_length": 8},
+}
 
 
 def _built(name):
-    """The agent ``name`` on the first env whose nominal model it takes, fitted cheaply."""
+    """The agent ``name`` on the first env whose model (or structure) it takes, fitted
+    cheaply."""
     cls = getattr(agents, name)
-    for env_id in ("mbdl/BoxLQR-v0", "mbdl/LQG-v0"):
-        env = gym.make(env_id, mismatch=0.1, max_episode_steps=20)
+    for env_id, kwargs in ENVS.items():
+        env = gym.make(env_id, mismatch=0.1, **kwargs)
+        base = env.unwrapped
+        given = base.structure() if cls.knowledge_options == ("structure",) else base.nominal_model
         try:
-            agent = cls(env.unwrapped.nominal_model, **CHEAP_FIT.get(name, {}))
-        except ValueError:  # e.g. LQG on a model without measurements
+            agent = cls(given, **CHEAP_FIT.get(name, {}))
+        except (TypeError, ValueError):  # another kind of model, or LQG without measurements
             continue
-        agent.fit(env, Budget(steps=20, samples=20), seed=0)
+        agent.fit(env, Budget(steps=20, samples=2000), seed=0)
         return agent, env
     raise AssertionError(f"no env fits {name}")
 
@@ -40,7 +49,9 @@ def test_every_agent_round_trips_to_identical_actions(name, tmp_path):
     agent.save(tmp_path / "agent.safetensors")
     loaded = BaseAgent.load(tmp_path / "agent.safetensors")
     assert type(loaded) is type(agent) and loaded.spectrum == agent.spectrum
-    observations = np.random.default_rng(0).standard_normal((16, *env.observation_space.shape))
+    observations = gym.vector.utils.batch_space(env.observation_space, 16)
+    observations.seed(0)
+    observations = observations.sample()
     starts = np.ones(16, dtype=bool)
     state, loaded_state = None, None
     for _ in range(3):  # a few steps, so time-varying gains and filter memories count too

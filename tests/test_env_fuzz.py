@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mbdl_control.envs.arguments import LEGACY_SEED, SEED, Domain, Integer, Real
-from tests.test_env_validation import ENV_IDS, domains
+from tests.test_env_validation import BOX_ACTION_IDS, ENV_IDS, domains
 
 #: the messages of the two ways a step may refuse an action it is given
 REFUSED = r"must be finite|non-finite \(overflow\)"
@@ -116,7 +116,7 @@ def _outputs(step: tuple) -> tuple[Any, Any, dict[str, Any]]:
     return observation, reward, info
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", BOX_ACTION_IDS)
 @pytest.mark.parametrize("kind", ["single", "batched"])
 def test_random_arguments_and_actions_keep_outputs_finite_or_refuse(env_id, kind):
     @fuzz(100)
@@ -143,7 +143,7 @@ def trajectory(env: Any, seed: int, steps: int = 8) -> list[np.ndarray]:
     return trace
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", BOX_ACTION_IDS)
 @pytest.mark.parametrize("kind", ["single", "batched"])
 def test_same_seed_same_trajectory_for_random_arguments(env_id, kind):
     @fuzz(20)

@@ -15,6 +15,9 @@ AGENTS = {
     "LQR": ".model_based.lqr",
     "MPC": ".model_based.mpc",
     "SaturatedLQR": ".model_based.lqr",
+    "Viterbi": ".model_based.viterbi",
+    "BCJR": ".model_based.bcjr",
+    "LinearMMSE": ".model_based.lmmse",
     "LearnedCOCP": ".learned_optimizer.cocp",
     "LearnedNoiseLQG": ".learned_optimizer.kalman",
 }

@@ -97,7 +97,7 @@ class BaseAgent(ABC):
         ``state`` is the agent's memory (``None`` starts every episode afresh); rows of
         ``episode_start`` that are true restart that episode's memory, as in stable-baselines3.
         """
-        batch, single = as_batch(observation, self.observation_space)
+        batch, single = as_batch(observation, self.observation_space_of(observation))
         rows = batch_size(batch)
         starts = np.zeros(rows, dtype=bool)
         if episode_start is not None:
@@ -105,6 +105,12 @@ class BaseAgent(ABC):
         actions, state = self._act(batch, state, starts)
         actions = np.asarray(actions, dtype=self.action_dtype)
         return (actions[0] if single else actions), state
+
+    def observation_space_of(self, observation: Any) -> gym.Space | None:
+        """The space of one observation that tells ``observation`` apart as one or a batch:
+        :attr:`observation_space`, unless the agent takes observations of many sizes (blocks
+        of any length) and reads the space off the observation itself."""
+        return self.observation_space
 
     @abstractmethod
     def _act(

@@ -25,109 +25,32 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 
-from mbdl_control.envs.arguments import COUNT, Choice, Integer, checked_arguments
+from mbdl_control.envs.batched import BatchedEnv
 from mbdl_control.envs.control.linear_control import (
     LinearControlEnv,
     as_actions,
     overflow_message,
 )
 from mbdl_control.envs.normal_streams import NormalStreams
-from mbdl_control.models import LinearGaussianModel
 
 
-class LinearControlVectorEnv(gym.vector.VectorEnv):
+class LinearControlVectorEnv(BatchedEnv):
     """``num_envs`` copies of :attr:`single_env_class`, stepped as one batch."""
 
-    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP}
     single_env_class: ClassVar[type[LinearControlEnv]]
 
-    @checked_arguments(
-        num_envs=COUNT,
-        max_episode_steps=Integer(1, none_means="the env's default horizon"),
-        render_mode=Choice((None,), "the batched env does not render"),
-    )
-    def __init__(
-        self,
-        num_envs: int = 1,
-        max_episode_steps: int | None = None,
-        render_mode: str | None = None,
-        **env_kwargs: Any,
-    ) -> None:
-        self.num_envs = num_envs
-        self.single_env = self.single_env_class(**env_kwargs)
-        self.max_episode_steps = (
-            self.single_env.default_horizon if max_episode_steps is None else max_episode_steps
-        )
-        self.render_mode = render_mode
+    def _allocate(self) -> None:
         self.dynamics = self.single_env.dynamics
-        self.single_observation_space = self.single_env.observation_space
-        self.single_action_space = self.single_env.action_space
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._rows = np.arange(self.num_envs)
         self._streams = NormalStreams(self.num_envs, self.dynamics.draws)
         self._state = np.zeros((self.num_envs, self.true_model.n))
         self._observations = np.zeros(self.observation_space.shape)
-        self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
-        self._restart = np.zeros(self.num_envs, dtype=bool)
-        self._started = False
-
-    @property
-    def true_model(self) -> LinearGaussianModel:
-        return self.single_env.true_model
-
-    @property
-    def nominal_model(self) -> LinearGaussianModel:
-        return self.single_env.nominal_model
-
-    @property
-    def task_metrics(self) -> tuple[str, ...]:
-        return self.single_env.task_metrics
-
-    @property
-    def label_keys(self) -> tuple[str, ...]:
-        return self.single_env.label_keys
-
-    @property
-    def cost_display(self) -> str:
-        return self.single_env.cost_display
-
-    def structure(self) -> Any:
-        return self.single_env.structure()
-
-    def oracle(self, horizon: int | None = None) -> Any:
-        return self.single_env.oracle(self.max_episode_steps if horizon is None else horizon)
-
-    def performance_bound(self, horizon: int | None = None) -> float | None:
-        horizon = self.max_episode_steps if horizon is None else horizon
-        return self.single_env.performance_bound(horizon)
-
-    def mismatch_report(self) -> dict[str, float]:
-        return self.single_env.mismatch_report()
-
-    def _seeds(self, seed: int | list[int | None] | None, count: int) -> list[int | None]:
-        if seed is None or isinstance(seed, int | np.integer):
-            return [None if seed is None else int(seed) + i for i in range(count)]
-        seeds = list(seed)
-        if len(seeds) != count:
-            raise ValueError(f"seed must be an int, None or {count} seeds, got {len(seeds)}")
-        return seeds
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        mask = np.ones(self.num_envs, dtype=bool)
-        if options and "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"], dtype=bool)
-            if mask.shape != (self.num_envs,):
-                raise ValueError(
-                    f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask!r}"
-                )
+        mask = self._reset_mask(options)
         rows = self._rows[mask]
         if seed is not None or not self._started:
             self._streams.seed(rows, self._seeds(seed, len(rows)))
