@@ -26,12 +26,12 @@ app = typer.Typer(
 )
 
 
-def _plus_minus(value: float | None, error: float | None) -> str:
+def _plus_minus(value: float | None, error: float | None, form: str = ".3f") -> str:
     if value is None:
         return "—"
     if error is None or math.isnan(error):
-        return f"{value:.3f}"
-    return f"{value:.3f} ± {error:.3f}"
+        return f"{value:{form}}"
+    return f"{value:{form}} ± {error:{form}}"
 
 
 @app.callback()
@@ -54,6 +54,8 @@ def demo(
     console = Console()
     with console.status(f"evaluating on {env} ({episodes} episodes) ..."):
         rows = run_demo(env, mismatch, episodes, seed)
+    # error rates span decades: significant digits, not decimals
+    form = ".3g" if domain == "comms" else ".3f"
     table = Table(title=f"{env}, mismatch {mismatch}: cost per step over {episodes} episodes")
     for column in (
         "agent",
@@ -69,12 +71,12 @@ def demo(
         table.add_row(
             row.name,
             row.agent.spectrum.knowledge,
-            _plus_minus(result.mean_cost, result.std_error),
-            _plus_minus(result.gap_to_oracle, result.gap_to_oracle_se),
+            _plus_minus(result.mean_cost, result.std_error, form),
+            _plus_minus(result.gap_to_oracle, result.gap_to_oracle_se, form),
             "—" if failed is None else f"{int(failed)}",
         )
     console.print(table)
-    bound = _plus_minus(rows[0].result.bound, None)
+    bound = _plus_minus(rows[0].result.bound, None, form)
     console.print(f"bound on the expected cost per step: {bound} (a sample mean may fall below it)")
 
 

@@ -196,3 +196,12 @@ def test_export_writes_csv_and_converts_an_old_csv_store(tmp_path, monkeypatch):
         assert parquet.exit_code == 0
     missing = runner.invoke(app, ["export", "results/none.sqlite"])
     assert missing.exit_code == 2 and "no results at" in missing.output
+
+
+def test_demo_of_the_communications_domain():
+    outcome = runner.invoke(
+        app, ["demo", "--env", "mbdl/ISIChannel-v0", "--mismatch", "0.3", "--episodes", "5"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    for name in ("oracle", "Viterbi", "BCJR", "linear MMSE", "bound on the expected cost"):
+        assert name in outcome.output
