@@ -17,7 +17,13 @@ from mbdl_control.core.checkpoint import FORMAT, CheckpointError
 from tests.custom_agents import ScaledLQR
 
 #: the cheapest fit that makes a learning agent hold learned parameters
-CHEAP_FIT = {"LearnedCOCP": {"iterations": 2}, "LearnedNoiseLQG": {"iterations": 2}}
+CHEAP_FIT = {
+    "LearnedCOCP": {"iterations": 2},
+    "LearnedNoiseLQG": {"iterations": 2},
+    "ViterbiNet": {"epochs": 2},
+    "BCJRNet": {"epochs": 2},
+    "SBRNN": {"iterations": 20},
+}
 #: every env an agent of the library may be built for, made small
 ENVS = {
     "mbdl/BoxLQR-v0": {"max_episode_steps": 20},

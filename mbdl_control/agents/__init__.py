@@ -20,6 +20,9 @@ AGENTS = {
     "LinearMMSE": ".model_based.lmmse",
     "LearnedCOCP": ".learned_optimizer.cocp",
     "LearnedNoiseLQG": ".learned_optimizer.kalman",
+    "ViterbiNet": ".dnn_aided.viterbinet",
+    "BCJRNet": ".dnn_aided.viterbinet",
+    "SBRNN": ".deep_learning.sbrnn",
 }
 
 __getattr__, _dir_agents = lazy_exports(__name__, AGENTS)

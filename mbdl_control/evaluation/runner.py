@@ -10,9 +10,10 @@ claims each trial just before running it, as the executor takes its key, and lea
 that another run holds or has finished meanwhile to that run (``StudySummary.elsewhere``). A
 run that died leaves its claims to be taken over (:mod:`mbdl_control.evaluation.store`).
 
-An agent that uses no model (``knowledge = "none"``) meets the same true env at every
-mismatch value, so it runs once per (env point, budget, seed) and its row is copied to the
-other mismatch values (a mismatch changes only the nominal model, which it never sees). Rows
+An agent that uses no model, or only its form (``knowledge = "none"`` or ``"structure"``),
+meets the same true env and is handed the same thing at every mismatch value, so it runs once
+per (env point, budget, seed) and its row is copied to the other mismatch values (a mismatch
+changes only the nominal model's numbers, which it never sees). Rows
 of trials the study no longer has (an agent's or env's arguments changed: another
 configuration hash) are kept in the store and counted in the summary as ``stale``.
 """
@@ -83,11 +84,15 @@ def _record_run(results: Path, study: Study, run: dict[str, Any]) -> None:
     os.replace(temporary, path)  # atomic: the meta file is whole or absent
 
 
+#: the knowledge an agent may have that no mismatch changes: no model, or only its form
+MISMATCH_FREE = ("none", "structure")
+
+
 def _siblings(study: Study, key: TrialKey) -> list[TrialKey]:
-    """The trials that must give ``key``'s row: itself, and for an agent that uses no model
-    the same trial at every other mismatch value of that agent."""
+    """The trials that must give ``key``'s row: itself, and for an agent that uses no model's
+    numbers the same trial at every other mismatch value of that agent."""
     agent = study.agent(key.agent)
-    if agent.knowledge != "none":
+    if agent.knowledge not in MISMATCH_FREE:
         return [key]
     return [replace(key, mismatch=value) for value in agent.mismatch or study.mismatch]
 

@@ -7,6 +7,7 @@ from mbdl_control.models.channel import (
     ChannelStructure,
     ISIChannelModel,
     require_channel,
+    require_structure,
 )
 from mbdl_control.models.linear_gaussian import (
     LinearGaussianModel,
@@ -33,6 +34,7 @@ __all__ = [
     "relative_errors",
     "require_channel",
     "require_linear_gaussian",
+    "require_structure",
     "saturate",
     "symmetric_sqrt",
 ]

@@ -114,3 +114,13 @@ def require_channel(owner: str, model: object) -> ISIChannelModel:
             f"got {type(model).__name__}"
         )
     return model
+
+
+def require_structure(owner: str, structure: object) -> ChannelStructure:
+    """``structure``, or a ``TypeError`` saying that ``owner`` is built on a channel's form."""
+    if not isinstance(structure, ChannelStructure):
+        raise TypeError(
+            f"{owner} is built on a ChannelStructure (an ISI channel env's structure()), got "
+            f"{type(structure).__name__}"
+        )
+    return structure

@@ -1,5 +1,15 @@
-"""Deep learning: generic networks and model-free RL, no model used."""
+"""Deep learning: generic networks and model-free RL, no model used.
+
+``SBRNN`` loads lazily (it imports torch; ``SB3Agent`` does not)."""
 
 from mbdl_control.agents.deep_learning.sb3 import SB3Agent
+from mbdl_control.core.lazy import lazy_exports
 
-__all__ = ["SB3Agent"]
+__getattr__, _lazy_dir = lazy_exports(__name__, {"SBRNN": ".sbrnn"})
+
+
+def __dir__() -> list[str]:
+    return sorted([*_lazy_dir(), *__all__])
+
+
+__all__ = ["SBRNN", "SB3Agent"]

@@ -1,0 +1,18 @@
+"""DNN-aided inference: the model-based algorithm kept, a network learns the part of the model
+it lacks (ViterbiNet and BCJRNet: the trellis with a learned per-time likelihood).
+
+The names load lazily (:func:`~mbdl_control.core.lazy.lazy_exports`): importing the learned
+likelihood alone does not import the trellis."""
+
+from mbdl_control.core.lazy import lazy_exports
+
+_EXPORTS = {
+    "BCJRNet": ".viterbinet",
+    "ViterbiNet": ".viterbinet",
+    "GaussianMixture": ".learned_likelihood",
+    "LearnedLikelihood": ".learned_likelihood",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS)
