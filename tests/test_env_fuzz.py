@@ -168,3 +168,38 @@ def test_check_env_passes_for_random_arguments(env_id):
         assert [m for m in messages if not any(e in m for e in EXPLAINED)] == []
 
     checked()
+
+
+#: the envs whose actions are integer indices in a MultiDiscrete (symbol detection)
+INDEX_ACTION_IDS = [env_id for env_id in ENV_IDS if env_id not in BOX_ACTION_IDS]
+
+
+@pytest.mark.parametrize("env_id", INDEX_ACTION_IDS)
+def test_detection_envs_give_finite_outputs_or_refuse_bad_decisions(env_id):
+    """Random valid arguments (small blocks), decisions in range, out of range, fractional
+    and non-finite: the observation (flattened), reward and cost stay finite, or the step is
+    refused with a ValueError naming the bad entry and the env steps again."""
+
+    @fuzz(60)
+    @given(kwargs=arguments(env_id, "single"), seed=st.integers(0, 2**32 - 1), data=st.data())
+    def episode(kwargs, seed, data):
+        env = make(env_id, "single", {**kwargs, "block_length": 16, "pilot_length": 3})
+        observation, _ = env.reset(seed=seed)
+        assert np.all(np.isfinite(gym.spaces.flatten(env.observation_space, observation)))
+        size = int(env.action_space.nvec[0])
+        entries = st.one_of(
+            st.integers(0, size - 1).map(float),
+            st.sampled_from([-1.0, float(size), 0.5, np.nan, np.inf, 1e200]),
+        )
+        decisions = hnp.arrays(np.float64, env.action_space.shape, elements=entries)
+        for action in data.draw(st.lists(decisions, min_size=1, max_size=6)):
+            try:
+                observation, reward, _, _, info = env.step(action)
+            except ValueError as error:
+                assert "action must be" in str(error), error
+                observation, reward, _, _, info = env.step(np.zeros(env.action_space.shape))
+            flat = gym.spaces.flatten(env.observation_space, observation)
+            assert np.all(np.isfinite(flat)) and np.isfinite(reward)
+            assert 0.0 <= info["cost"] <= 1.0
+
+    episode()
