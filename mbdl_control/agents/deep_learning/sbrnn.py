@@ -85,7 +85,8 @@ class BidirectionalDetector(nn.Module):
 
 
 class SBRNN(BaseAgent):
-    """The SBRNN detector of the module docstring.
+    """A sliding bidirectional LSTM detector, trained end to end on labelled blocks: each
+    symbol's probabilities averaged over every window that holds it.
 
     Arguments: ``structure`` — only its constellation size ``M`` is used; ``window`` — the
     sliding BRNN length; ``stride`` — the slide between windows at detection; ``hidden`` —

@@ -171,10 +171,11 @@ class ViterbiNet(_LearnedTrellisDetector):
 
 
 class BCJRNet(_LearnedTrellisDetector):
-    """BCJRNet (learned factor graphs, TSP 2022; "Model-Based Deep Learning" §VI): the
-    forward–backward (sum-product) algorithm on the learned function nodes ``p̂(y_i | k)``,
-    each symbol decided by its largest posterior (minimum symbol error rate under the learned
-    likelihood). Arguments as :class:`ViterbiNet`'s."""
+    """BCJRNet: the forward–backward (sum-product) algorithm on the learned function nodes
+    ``p̂(y_i | k)``, each symbol decided by its largest posterior.
+
+    Learned factor graphs (TSP 2022; "Model-Based Deep Learning" §VI): the symbol error rate
+    is the least under the learned likelihood. Arguments as ViterbiNet's."""
 
     def posteriors(self, observations: dict[str, np.ndarray]) -> np.ndarray:
         """``(batch, D, M)``: the learned ``log P(s_i = a | block)`` of a batch of blocks."""
