@@ -115,7 +115,7 @@ class LQGEnv(LinearControlEnv):
     * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
       same trajectories as single envs seeded alike) added without changing the single env's
       draws or dynamics; later, every argument checked at construction and every action at
-      its step (``ValueError``), valid ones unchanged.
+      its step (``ValueError``), valid ones unchanged; ``rgb_array`` rendering added.
     """
 
     perturbed_fields = ("A", "B", "C")
