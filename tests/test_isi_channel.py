@@ -14,7 +14,7 @@ from gymnasium.vector import AutoresetMode
 
 from mbdl_control.core import Budget
 from mbdl_control.envs.comms import ISIChannelEnv, ISIChannelVectorEnv
-from mbdl_control.envs.comms.isi_channel import FADING_STD, q_function
+from mbdl_control.envs.comms.isi_dynamics import FADING_STD, q_function
 from mbdl_control.envs.rendering import FRAME_SIZE
 from mbdl_control.evaluation import evaluate
 from mbdl_control.evaluation.budget import BudgetExceededError, CountingEnv

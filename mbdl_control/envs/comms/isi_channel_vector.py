@@ -2,7 +2,7 @@
 
 Env ``i`` owns the generator a single env seeded alike owns
 (``gymnasium.utils.seeding.np_random(seed_i)``) and draws from it exactly what that env draws,
-through the same :class:`~mbdl_control.envs.comms.isi_channel.ISIChannelDynamics`: the blocks,
+through the same :class:`~mbdl_control.envs.comms.isi_dynamics.ISIChannelDynamics`: the blocks,
 observations, rewards and infos equal those of ``make_vec(id, num_envs, "sync")`` with the
 same seeds, bit for bit (``tests/test_isi_channel.py``). The draws are made one generator at
 a time; :class:`~mbdl_control.envs.normal_streams.NormalStreams` does not fit (symbols are
@@ -30,12 +30,12 @@ from gymnasium.utils import seeding
 
 from mbdl_control.envs.batched import BatchedEnv
 from mbdl_control.envs.comms.isi_channel import (
-    Block,
     ISIChannelEnv,
     as_decisions,
     check_symbol_indices,
     valid_symbol_indices,
 )
+from mbdl_control.envs.comms.isi_dynamics import Block
 
 
 class ISIChannelVectorEnv(BatchedEnv):
