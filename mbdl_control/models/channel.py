@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mbdl_control.models.required import required
+
 #: the channel kinds: additive white Gaussian noise, or Poisson counts
 CHANNEL_KINDS = ("gaussian", "poisson")
 #: the constellations by name, unit average energy
@@ -108,19 +110,9 @@ class ISIChannelModel:
 
 def require_channel(owner: str, model: object) -> ISIChannelModel:
     """``model``, or a ``TypeError`` saying that ``owner`` is built on an ISI channel model."""
-    if not isinstance(model, ISIChannelModel):
-        raise TypeError(
-            f"{owner} is built on an ISIChannelModel (an env's true_model or nominal_model), "
-            f"got {type(model).__name__}"
-        )
-    return model
+    return required(owner, model, ISIChannelModel, "an env's true_model or nominal_model")
 
 
 def require_structure(owner: str, structure: object) -> ChannelStructure:
     """``structure``, or a ``TypeError`` saying that ``owner`` is built on a channel's form."""
-    if not isinstance(structure, ChannelStructure):
-        raise TypeError(
-            f"{owner} is built on a ChannelStructure (an ISI channel env's structure()), got "
-            f"{type(structure).__name__}"
-        )
-    return structure
+    return required(owner, structure, ChannelStructure, "an ISI channel env's structure()")

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mbdl_control.models.required import required
+
 _SYMMETRY_TOL = 1e-9
 _PSD_TOL = 1e-10
 
@@ -193,12 +195,7 @@ class LinearGaussianModel:
 
 def require_linear_gaussian(owner: str, model: object) -> LinearGaussianModel:
     """``model``, or a ``TypeError`` saying that ``owner`` is built on a linear-Gaussian model."""
-    if not isinstance(model, LinearGaussianModel):
-        raise TypeError(
-            f"{owner} is built on a LinearGaussianModel (an env's true_model or nominal_model), "
-            f"got {type(model).__name__}"
-        )
-    return model
+    return required(owner, model, LinearGaussianModel, "an env's true_model or nominal_model")
 
 
 def linear_step(model: LinearGaussianModel, x: np.ndarray, u: np.ndarray, w: np.ndarray):

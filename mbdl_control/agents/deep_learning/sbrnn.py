@@ -44,6 +44,7 @@ from torch import nn
 
 from mbdl_control.blocks.channel_likelihood import block_space_of
 from mbdl_control.blocks.labelled_blocks import LabelledBlocks, collect_labelled_blocks
+from mbdl_control.blocks.network_arrays import load_network_arrays, network_arrays
 from mbdl_control.core import BaseAgent, Budget, FitReport, positive_int
 from mbdl_control.models import ChannelStructure, require_structure
 
@@ -141,21 +142,10 @@ class SBRNN(BaseAgent):
         return {name: getattr(self, name) for name in names.split()}
 
     def learned_parameters(self) -> dict[str, np.ndarray]:
-        parameters = {
-            f"network.{name}": value.detach().numpy().copy()
-            for name, value in self.network.state_dict().items()
-        }
-        parameters["input_scaling"] = np.array([self.input_mean, self.input_std])
-        return parameters
+        return network_arrays(self.network, self.input_mean, self.input_std)
 
     def set_learned_parameters(self, parameters: dict[str, np.ndarray]) -> None:
-        weights = {
-            name.partition(".")[2]: torch.as_tensor(np.array(value))
-            for name, value in parameters.items()
-            if name.startswith("network.")
-        }
-        self.network.load_state_dict(weights)
-        self.input_mean, self.input_std = map(float, parameters["input_scaling"])
+        self.input_mean, self.input_std = load_network_arrays(self.network, parameters)
 
     def diagnostics(self) -> dict[str, float]:
         return {"training_diverged": float(self.diverged)}

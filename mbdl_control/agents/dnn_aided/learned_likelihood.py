@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mbdl_control.blocks.network_arrays import load_network_arrays, network_arrays
 from mbdl_control.core import positive_int
 
 #: the published network's hidden widths and activations (ViterbiNet, TWC 2020)
@@ -276,11 +277,7 @@ class LearnedLikelihood:
 
     def parameters(self) -> dict[str, np.ndarray]:
         """The network's weights, the input scaling and the mixture, as numpy arrays."""
-        parameters = {
-            f"network.{name}": value.detach().numpy().copy()
-            for name, value in self.network.state_dict().items()
-        }
-        parameters["input_scaling"] = np.array([self.input_mean, self.input_std])
+        parameters = network_arrays(self.network, self.input_mean, self.input_std)
         if self.mixture is not None:
             parameters["mixture.weights"] = self.mixture.weights
             parameters["mixture.means"] = self.mixture.means
@@ -289,13 +286,7 @@ class LearnedLikelihood:
 
     def set_parameters(self, parameters: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`parameters` returned."""
-        weights = {
-            name.partition(".")[2]: torch.as_tensor(np.array(value))
-            for name, value in parameters.items()
-            if name.startswith("network.")
-        }
-        self.network.load_state_dict(weights)
-        self.input_mean, self.input_std = map(float, parameters["input_scaling"])
+        self.input_mean, self.input_std = load_network_arrays(self.network, parameters)
         self.mixture = None
         if "mixture.weights" in parameters:
             fields = ("weights", "means", "variances")
