@@ -17,23 +17,43 @@ from mbdl_control.models.linear_gaussian import (
     require_linear_gaussian,
     saturate,
 )
+from mbdl_control.models.mimo import (
+    COMPLEX_CONSTELLATIONS,
+    CONSTELLATION_LEVELS,
+    MIMO_CHANNELS,
+    MIMOSystem,
+    complex_channel,
+    complex_vector,
+    gray_bits,
+    real_channel,
+    require_mimo,
+)
 from mbdl_control.models.mismatch import check_mismatch, perturb, relative_errors
 from mbdl_control.models.psd import symmetric_sqrt
 
 __all__ = [
     "CHANNEL_KINDS",
+    "COMPLEX_CONSTELLATIONS",
     "CONSTELLATIONS",
+    "CONSTELLATION_LEVELS",
+    "MIMO_CHANNELS",
     "ChannelStructure",
     "ISIChannelModel",
     "LinearGaussianModel",
     "LinearStructure",
+    "MIMOSystem",
     "check_mismatch",
+    "complex_channel",
+    "complex_vector",
+    "gray_bits",
     "linear_step",
     "perturb",
     "quadratic_cost",
+    "real_channel",
     "relative_errors",
     "require_channel",
     "require_linear_gaussian",
+    "require_mimo",
     "require_structure",
     "saturate",
     "symmetric_sqrt",
