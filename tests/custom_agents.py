@@ -43,3 +43,11 @@ class ScaledLQR(BaseAgent):
 
     def _act(self, observations, state, episode_start):
         return self.scale * self.lqr.predict(observations)[0], None
+
+
+class TrainingEnvProbe(LQR):
+    """The nominal LQR, whose ``fit`` reports the process-noise variance of the env it was
+    handed as its training curve: what a study's ``fit_env`` changed."""
+
+    def fit(self, env, budget=None, seed=None):
+        return FitReport(curve=(float(np.trace(env.unwrapped.true_model.W)),))

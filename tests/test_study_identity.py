@@ -1,5 +1,7 @@
 """A trial's identity holds everything that changes its result; model-free agents run once."""
 
+import json
+
 import numpy as np
 
 from mbdl_control.evaluation.runner import run_study
@@ -51,3 +53,28 @@ def test_an_agent_without_a_model_runs_once_across_mismatch(tmp_path):
     mpc = rows[rows["agent"] == "MPC"]
     assert mpc["mean_cost"].nunique() == 3  # MPC uses the nominal model: it differs
     assert np.isfinite(ppo["mean_cost"]).all()
+
+
+def test_fit_env_changes_the_training_env_only(tmp_path):
+    raw = {
+        "name": "fit-env",
+        "evaluation": {"episodes": 2},
+        "envs": [{"id": "mbdl/BoxLQR-v0", "label": "box", "kwargs": {"noise_std": 0.5}}],
+        "agents": [
+            {"class": "tests.custom_agents:TrainingEnvProbe", "knowledge": "nominal"},
+            {
+                "class": "tests.custom_agents:TrainingEnvProbe",
+                "knowledge": "nominal",
+                "label": "trained elsewhere",
+                "fit_env": {"noise_std": 2.0},
+            },
+        ],
+    }
+    run_study(study_from_dict(raw), tmp_path / "r.csv", quiet=True)
+    rows = ResultStore(tmp_path / "r.csv").read().set_index("agent")
+    n = 8  # BoxLQR's default state dimension: trace(W) = n σ²
+    assert json.loads(rows.loc["TrainingEnvProbe", "curve"]) == [n * 0.25]
+    assert json.loads(rows.loc["trained elsewhere", "curve"]) == [n * 4.0]
+    # both are evaluated on the study's env: the same episodes, the same LQR, the same cost
+    assert rows.loc["trained elsewhere", "mean_cost"] == rows.loc["TrainingEnvProbe", "mean_cost"]
+    assert rows.loc["trained elsewhere", "config"] != rows.loc["TrainingEnvProbe", "config"]

@@ -38,6 +38,11 @@ BAD_FILES = [
     ({"envs": [{"id": "mbdl/BoxLQR-v0", "max_episode_steps": 0}]}, "max_episode_steps: Input"),
     ({"agents": [{"class": "LQR", "knowledge": "nominal", "family": "x"}]}, "agents[0].family"),
     ({"agents": [{"class": "LQR", "knowledge": "nominal", "kwargs": 3}]}, "agents[0].kwargs"),
+    ({"agents": [{"class": "LQR", "knowledge": "nominal", "fit_env": 1}]}, "agents[0].fit_env"),
+    (
+        {"agents": [{"class": "LQR", "knowledge": "nominal", "fit_env": {"mismatch": 0.1}}]},
+        "fit_env cannot set 'mismatch'",
+    ),
     ({"quick": {"episodes": "few"}}, "quick.episodes: Input should be a valid integer"),
     ({"quick": {"agents": {"nobody": {}}}}, "quick.agents: no agents labelled ['nobody']"),
 ]
@@ -52,6 +57,10 @@ UNRUNNABLE = [
     ({"agents": [{"class": "PPO", "knowledge": "nominal"}]}, "SB3 algorithm uses no model"),
     ({"agents": [{"class": "oracle", "knowledge": "true", "kwargs": {"h": 1}}]}, "takes no kwargs"),
     ({"agents": [{"class": "PPO", "knowledge": "none"}], "envs": [{"id": "mbdl/LQG-v0"}]}, "bound"),
+    (
+        {"agents": [{"class": "LQR", "knowledge": "nominal", "fit_env": {"noise_std": -1.0}}]},
+        "fit_env on env 'box': ValueError: noise_std must be",
+    ),
 ]
 
 

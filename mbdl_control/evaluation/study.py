@@ -33,6 +33,8 @@ A study file (see ``experiments/``)::
                                            # agent that learns nothing)
     mismatch = [0.0]                       # optional: its own mismatch values
     family = "deep-learning"               # only for an agent without a `spectrum`
+    fit_env = { snr_db = [7.0, 14.0] }     # optional: env arguments its training env
+                                           # takes instead (not mismatch)
 
     [quick]                                # optional overrides for `reproduce --quick`
     episodes = 20
@@ -107,7 +109,12 @@ class EnvSpec:
 @dataclass(frozen=True)
 class AgentSpec:
     """One agent of a study: its class (name, import path, or the class itself), the model
-    knowledge the harness builds it from, and its constructor arguments."""
+    knowledge the harness builds it from, and its constructor arguments.
+
+    ``fit_env`` holds env arguments that the agent's *training* env takes instead of the
+    study's (DetNet trains on SNRs drawn from a range and is tested at each SNR of the grid;
+    a detector may train on faded blocks and be tested on a fixed channel); ``mismatch`` is
+    the grid's and cannot be among them."""
 
     cls: str | type
     knowledge: str
@@ -117,8 +124,14 @@ class AgentSpec:
     family: str | None = None
     budgets: tuple[Budget, ...] | None = None
     mismatch: tuple[float, ...] | None = None
+    fit_env: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if "mismatch" in self.fit_env:
+            raise StudyError(
+                f"agent {self.label or self.cls!r}: fit_env cannot set 'mismatch', the study's "
+                "own axis (an agent trains and is tested at the same mismatch)"
+            )
         if self.knowledge not in KNOWLEDGE:
             raise StudyError(
                 f"agent {self.label or self.cls!r}: knowledge must be one of {KNOWLEDGE}, "
@@ -236,7 +249,7 @@ class Study:
         )
         payload = {
             "env": [env.id, env.kwargs, env.max_episode_steps],
-            "agent": [cls, agent.knowledge, agent.family, agent.kwargs],
+            "agent": [cls, agent.knowledge, agent.family, agent.kwargs, agent.fit_env],
             "evaluation": [self.episodes, self.seed_offset],
         }
         text = json.dumps(payload, sort_keys=True, default=repr)
@@ -317,6 +330,7 @@ def _agent(table) -> AgentSpec:
         family=table.family,
         budgets=None if table.budgets is None else _budgets(table.budgets),
         mismatch=None if table.mismatch is None else tuple(table.mismatch),
+        fit_env=dict(table.fit_env),
     )
 
 

@@ -3,7 +3,8 @@
 The file's shape is checked when it is read (:mod:`.study_file`); this checks what needs the
 registry and the classes: env ids registered, every point of the grid constructible (so a bad
 env argument fails here, naming it, not in every trial), agent classes resolvable, their
-knowledge and arguments accepted (:func:`~.agent_factory.agent_problems`).
+knowledge and arguments accepted (:func:`~.agent_factory.agent_problems`), their training
+envs (``fit_env``) constructible.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 from mbdl_control.evaluation.agent_factory import agent_problems
-from mbdl_control.evaluation.study import EnvSpec, Study
+from mbdl_control.evaluation.study import AgentSpec, EnvSpec, Study
 from mbdl_control.evaluation.study_file import StudyError, listing
 
 
@@ -37,6 +38,26 @@ def _env_problems(study: Study, env: EnvSpec) -> tuple[gym.Env | None, list[str]
     return made, problems
 
 
+def _fit_env_problems(study: Study, agent: AgentSpec) -> list[str]:
+    """The problems of making ``agent``'s training env (its ``fit_env`` arguments over each
+    env it runs on), checked at one grid point: an argument's error names it there."""
+    if not agent.fit_env:
+        return []
+    problems = []
+    for env in study.envs:
+        if (agent.envs and env.label not in agent.envs) or env.id not in gym.registry:
+            continue
+        kwargs = {**env.make_kwargs(min(agent.mismatch or study.mismatch), env.axes()[0])}
+        try:
+            gym.make(env.id, **{**kwargs, **agent.fit_env})
+        except Exception as error:  # the env's own message names the argument
+            problems.append(
+                f"agent {agent.label!r}: fit_env on env {env.label!r}: "
+                f"{type(error).__name__}: {error}"
+            )
+    return problems
+
+
 def study_problems(study: Study) -> list[str]:
     """Every problem that would make a trial of ``study`` fail before it starts."""
     problems, made = [], {}
@@ -46,7 +67,7 @@ def study_problems(study: Study) -> list[str]:
     for agent in study.agents:
         labels = agent.envs or [env.label for env in study.envs]
         runs_on = next((made[label] for label in labels if made.get(label) is not None), None)
-        problems += agent_problems(agent, runs_on)
+        problems += agent_problems(agent, runs_on) + _fit_env_problems(study, agent)
     return problems
 
 

@@ -57,6 +57,7 @@ class AgentTable(_Table):
     family: Literal[FAMILIES] | None = None  # type: ignore[valid-type]
     budgets: Annotated[list[BudgetTable], Field(min_length=1)] | None = None
     mismatch: Annotated[list[Mismatch], Field(min_length=1)] | None = None
+    fit_env: dict[StrictStr, Any] = {}
 
     @validator("cls")
     @classmethod

@@ -89,8 +89,10 @@ def versions() -> str:
 CURVE_POINTS = 200
 
 
-def _make(env: EnvSpec, key: TrialKey) -> gym.Env:
-    return gym.make(env.id, **env.make_kwargs(key.mismatch, key.axes))
+def _make(env: EnvSpec, key: TrialKey, overrides: dict[str, Any] | None = None) -> gym.Env:
+    """The env of ``key``'s grid point; ``overrides`` (an agent's ``fit_env``) replace some of
+    its arguments."""
+    return gym.make(env.id, **{**env.make_kwargs(key.mismatch, key.axes), **(overrides or {})})
 
 
 def _curve(report: Any) -> str:
@@ -165,7 +167,7 @@ def run_trial(study: Study, key: TrialKey) -> dict[str, Any]:
 
 def _fill(row: dict[str, Any], study: Study, key: TrialKey) -> None:
     env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
-    fit_env = CountingEnv(_make(env_spec, key), key.budget)
+    fit_env = CountingEnv(_make(env_spec, key, agent_spec.fit_env), key.budget)
     agent = build_agent(agent_spec, fit_env, key.seed)
     start = time.perf_counter()
     report = agent.fit(fit_env, key.budget, key.seed) if hasattr(agent, "fit") else None
