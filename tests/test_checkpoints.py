@@ -29,6 +29,7 @@ ENVS = {
     "mbdl/BoxLQR-v0": {"max_episode_steps": 20},
     "mbdl/LQG-v0": {"max_episode_steps": 20},
     "mbdl/ISIChannel-v0": {"block_length": 100, "pilot_length": 8},
+    "mbdl/MIMODetection-v0": {"users": 4, "antennas": 6, "block_length": 2},
 }
 
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mbdl_control.envs.arguments import LEGACY_SEED, SEED, Domain, Integer, Real
+from mbdl_control.envs.arguments import LEGACY_SEED, SEED, Domain, Integer, Real, RealOrRange
 from tests.test_env_validation import BOX_ACTION_IDS, ENV_IDS, domains
 
 #: the messages of the two ways a step may refuse an action it is given
@@ -57,14 +57,28 @@ def sensible(domain: Domain) -> st.SearchStrategy[Any]:
         return values | st.none() if domain.none_means else values
     if isinstance(domain, Real):
         top = min(domain.maximum, SENSIBLE_SCALE)
-        return st.floats(domain.minimum, top, exclude_min=domain.open_minimum)
+        exclude_max = domain.open_maximum and top == domain.maximum
+        return st.floats(
+            domain.minimum, top, exclude_min=domain.open_minimum, exclude_max=exclude_max
+        )
+    if isinstance(domain, RealOrRange):
+        numbers = sensible(domain.numbers)
+        return numbers | st.lists(numbers, min_size=2, max_size=2).map(sorted)
     return st.sampled_from(domain.choices)
 
 
+#: what some envs need of their arguments together, beyond each one's domain
+VALID_TOGETHER = {
+    "mbdl/MIMODetection-v0": lambda kwargs: kwargs["antennas"] >= kwargs["users"],
+}
+
+
 def arguments(env_id: str, kind: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
+    drawn = st.fixed_dictionaries(
         {name: sensible(domain) for name, domain in domains(env_id, kind).items()}
     )
+    together = VALID_TOGETHER.get(env_id)
+    return drawn if together is None else drawn.filter(together)
 
 
 def make(env_id: str, kind: str, kwargs: dict[str, Any]) -> Any:
@@ -179,14 +193,16 @@ def test_detection_envs_give_finite_outputs_or_refuse_bad_decisions(env_id):
     """Random valid arguments (small blocks), decisions in range, out of range, fractional
     and non-finite: the observation (flattened), reward and cost stay finite, or the step is
     refused with a ValueError naming the bad entry and the env steps again."""
+    small = {"block_length": 16, "pilot_length": 3}
 
     @fuzz(60)
     @given(kwargs=arguments(env_id, "single"), seed=st.integers(0, 2**32 - 1), data=st.data())
     def episode(kwargs, seed, data):
-        env = make(env_id, "single", {**kwargs, "block_length": 16, "pilot_length": 3})
+        blocks = {name: value for name, value in small.items() if name in kwargs}
+        env = make(env_id, "single", {**kwargs, **blocks})
         observation, _ = env.reset(seed=seed)
         assert np.all(np.isfinite(gym.spaces.flatten(env.observation_space, observation)))
-        size = int(env.action_space.nvec[0])
+        size = int(env.action_space.nvec.flat[0])
         entries = st.one_of(
             st.integers(0, size - 1).map(float),
             st.sampled_from([-1.0, float(size), 0.5, np.nan, np.inf, 1e200]),

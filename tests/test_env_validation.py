@@ -28,18 +28,22 @@ from mbdl_control.envs.arguments import (
     Domain,
     Integer,
     Real,
+    RealOrRange,
     argument_domains,
     checked_arguments,
 )
 
 ENV_IDS = sorted(ENV_SPECS)
 #: the envs whose actions are real vectors in a Box (the overflow and dtype tests read it);
-#: the ISI channel's integer actions are tested in tests/test_isi_channel.py
+#: the detection envs' integer actions are tested in tests/test_isi_channel.py and
+#: tests/test_mimo_detection.py
 BOX_ACTION_IDS = [env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith("control:")]
 #: numpy warns of the overflows a refused step computes; the refusal is what is tested
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 #: how a batched env is built when the argument tried is not its own
 BATCH = {"num_envs": 2}
+#: the other arguments some valid values need (an argument bounded by another one)
+VALID_WITH = {("mbdl/MIMODetection-v0", "antennas"): {"users": 1}}  # antennas >= users
 
 #: neither an integer nor a real number, whatever the domain
 NOT_NUMBERS = (
@@ -87,7 +91,25 @@ def _real_bad_values(domain: Real) -> Iterator[tuple[str, Any]]:
     if domain.open_minimum:
         yield "range", domain.minimum
     yield "range", float(np.nextafter(domain.maximum, np.inf))
+    if domain.open_maximum:
+        yield "range", domain.maximum
     yield "range", domain.maximum * 10
+
+
+def _range_bad_values(domain: RealOrRange) -> Iterator[tuple[str, Any]]:
+    """A bad number, or a pair that is not a range of good numbers."""
+    yield from (
+        (category, value)
+        for category, value in _real_bad_values(domain.numbers)
+        if not (isinstance(value, list) and value == [1, 2])  # a range
+    )
+    low, high = domain.numbers.minimum, domain.numbers.maximum
+    for value in ([high, low], (1.0, 0.0), [low, high * 10], [low - 1, high]):
+        yield "range", value
+    for value in ([low], [low, low, high], [True, high], [low, "1"], (low, None), [low, [high]]):
+        yield "type", value
+    for value in ([low, math.nan], (math.inf, math.inf)):
+        yield "non-finite", value
 
 
 def _choice_bad_values(domain: Choice) -> Iterator[tuple[str, Any]]:
@@ -105,6 +127,8 @@ def bad_values(domain: Domain) -> list[tuple[str, Any]]:
         return list(_integer_bad_values(domain))
     if isinstance(domain, Real):
         return list(_real_bad_values(domain))
+    if isinstance(domain, RealOrRange):
+        return list(_range_bad_values(domain))
     return list(_choice_bad_values(domain))
 
 
@@ -120,7 +144,13 @@ def valid_values(domain: Domain) -> list[Any]:
     if isinstance(domain, Real):
         low = domain.minimum
         low = float(np.nextafter(low, np.inf)) if domain.open_minimum else low
-        return [low, domain.maximum, 1, np.float32(0.5), np.float64(0.5)]
+        high = domain.maximum
+        high = float(np.nextafter(high, -np.inf)) if domain.open_maximum else high
+        middle = [1, np.float32(0.5), np.float64(0.5)]
+        return [low, high, *(value for value in middle if domain.contains(float(value)))]
+    if isinstance(domain, RealOrRange):
+        numbers = valid_values(domain.numbers)
+        return [*numbers, [numbers[0], numbers[1]], (numbers[0], numbers[0]), [numbers[2]] * 2]
     return list(domain.choices)
 
 
@@ -227,8 +257,9 @@ def test_bad_values_give_errors_naming_the_argument(env_id, kind, name):
 
 @pytest.mark.parametrize(("env_id", "kind", "name"), CASES)
 def test_valid_edge_values_construct(env_id, kind, name):
+    others = VALID_WITH.get((env_id, name), {})
     for value in valid_values(domains(env_id, kind)[name]):
-        build(env_id, kind, **{name: value})
+        build(env_id, kind, **others, **{name: value})
 
 
 def test_validation_table_counts_every_bad_value_as_a_clear_error():

@@ -1,5 +1,6 @@
 """Every registered env: the Gymnasium checker, seeded determinism, bad input, the mismatch knob."""
 
+import re
 import warnings
 
 import gymnasium as gym
@@ -71,11 +72,12 @@ def test_episode_truncates_at_registered_horizon(env_id):
 def test_bad_actions_raise_clear_errors(env_id):
     env = gym.make(env_id)
     env.reset(seed=0)
-    m = env.action_space.shape[0]
+    shape = env.action_space.shape  # (m,), or (block, dimension) for a block of decisions
     with pytest.raises(ValueError, match="action must be finite"):
-        env.step(np.full(m, np.nan))
-    with pytest.raises(ValueError, match=rf"action must have shape \({m},\)"):
-        env.step(np.zeros(m + 1))
+        env.step(np.full(shape, np.nan))
+    longer = (shape[0] + 1, *shape[1:])
+    with pytest.raises(ValueError, match=rf"action must have shape {re.escape(str(shape))}"):
+        env.step(np.zeros(longer))
 
 
 @pytest.mark.parametrize("env_id", CONTROL_IDS)

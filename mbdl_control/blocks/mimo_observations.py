@@ -82,7 +82,7 @@ class ChannelUses:
 def channel_uses(observations: dict[str, np.ndarray]) -> ChannelUses:
     """The channel uses of a batch of episodes (``received`` ``(B, T, n_r)``, ``channel``
     ``(B, n_r, n_t)``, ``noise_var`` ``(B, 1)``); the channel and noise level of an episode
-    are repeated for each of its uses (a view, no copy)."""
+    are repeated for each of its uses (a copy, unless ``T = 1``)."""
     received = np.asarray(observations["received"], dtype=np.float64)
     episodes, length, receive_dim = received.shape
     channel = np.asarray(observations["channel"], dtype=np.float64)

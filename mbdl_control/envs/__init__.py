@@ -13,6 +13,7 @@ ENV_SPECS = {
     "mbdl/BoxLQR-v0": ("control:BoxLQREnv", "control:BoxLQRVectorEnv", 100),
     "mbdl/LQG-v0": ("control:LQGEnv", "control:LQGVectorEnv", 100),
     "mbdl/ISIChannel-v0": ("comms:ISIChannelEnv", "comms:ISIChannelVectorEnv", 1),
+    "mbdl/MIMODetection-v0": ("comms:MIMODetectionEnv", "comms:MIMODetectionVectorEnv", 1),
 }
 
 

@@ -7,8 +7,9 @@ message about something else, or worse, silently: a negative standard deviation 
 A wrong type is a ``ValueError`` too, so one ``except`` catches every bad argument; an
 unknown argument stays a ``TypeError``, as Python raises it.
 
-An env constructor declares the :class:`Integer`, :class:`Real` or :class:`Choice` domain of
-each argument with :func:`checked_arguments`, which checks them before the constructor runs.
+An env constructor declares the :class:`Integer`, :class:`Real`, :class:`RealOrRange` or
+:class:`Choice` domain of each argument with :func:`checked_arguments`, which checks them
+before the constructor runs.
 ``mismatch`` and ``render_mode``, the arguments of the contract, are checked by
 :class:`~mbdl_control.envs.base.PartiallyKnownEnv` itself (:data:`MISMATCH`,
 :func:`render_mode_domain`). :func:`argument_domains` lists every argument of an env class
@@ -117,30 +118,81 @@ class Integer:
 
 @dataclass(frozen=True)
 class Real:
-    """A finite real number in ``[minimum, maximum]`` (``(minimum, maximum]`` when
-    ``open_minimum``); ints are real numbers, bools are not."""
+    """A finite real number in ``[minimum, maximum]`` (an open end where ``open_minimum`` or
+    ``open_maximum``); ints are real numbers, bools are not."""
 
     minimum: float = 0.0
     maximum: float = MAX_SCALE
     open_minimum: bool = False
     meaning: str = ""
+    open_maximum: bool = False
 
     def check(self, name: str, value: Any) -> float:
         """``value`` as a float, or a ``ValueError`` naming ``name``."""
         number = _as_float(value)
-        if number is None or not self._contains(number):
+        if number is None or not self.contains(number):
             raise ValueError(f"{name} must be {self.describe()}, got {shown(value)}")
         return number
 
-    def _contains(self, number: float) -> bool:
+    def contains(self, number: float) -> bool:
+        """Whether the float ``number`` is in the domain."""
         above = number > self.minimum if self.open_minimum else number >= self.minimum
-        return math.isfinite(number) and above and number <= self.maximum
+        below = number < self.maximum if self.open_maximum else number <= self.maximum
+        return math.isfinite(number) and above and below
 
     def describe(self) -> str:
         """What is valid, as the error says it."""
+        return self.bounds_text() + _meaning(self.meaning)
+
+    def bounds_text(self) -> str:
+        """The interval, as an error says it."""
         lower = ">" if self.open_minimum else ">="
-        text = f"a finite float {lower} {self.minimum:g} and <= {self.maximum:g}"
-        return text + _meaning(self.meaning)
+        upper = "<" if self.open_maximum else "<="
+        return f"a finite float {lower} {self.minimum:g} and {upper} {self.maximum:g}"
+
+
+@dataclass(frozen=True)
+class RealOrRange:
+    """A number of the domain ``numbers``, or a range ``[low, high]`` of two of them (a list or a
+    tuple, ``low <= high``), as the pair ``(low, high)``: a number ``x`` is ``(x, x)``.
+
+    >>> SNR = RealOrRange(Real(-30.0, 60.0))
+    >>> SNR.check("snr_db", 10), SNR.check("snr_db", [7, 14])
+    ((10.0, 10.0), (7.0, 14.0))
+    >>> SNR.check("snr_db", [14, 7])
+    Traceback (most recent call last):
+    ...
+    ValueError: snr_db must be a finite float >= -30 and <= 60, or a range [low, high] of such \
+floats with low <= high, got [14, 7] (list)
+    """
+
+    numbers: Real
+    meaning: str = ""
+
+    def check(self, name: str, value: Any) -> tuple[float, float]:
+        """``value`` as ``(low, high)``, or a ``ValueError`` naming ``name``."""
+        pair = self._pair(value)
+        if pair is None:
+            raise ValueError(f"{name} must be {self.describe()}, got {shown(value)}")
+        return pair
+
+    def _pair(self, value: Any) -> tuple[float, float] | None:
+        """``(low, high)``, or ``None`` unless ``value`` is a number or a range of them."""
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                return None
+            low, high = _as_float(value[0]), _as_float(value[1])
+        else:
+            low = high = _as_float(value)
+        if low is None or high is None or low > high:
+            return None
+        inside = self.numbers.contains(low) and self.numbers.contains(high)
+        return (low, high) if inside else None
+
+    def describe(self) -> str:
+        """What is valid, as the error says it."""
+        text = self.numbers.bounds_text() + ", or a range [low, high] of such floats"
+        return text + " with low <= high" + _meaning(self.meaning)
 
 
 @dataclass(frozen=True)
@@ -164,7 +216,7 @@ class Choice:
         return " or ".join(parts) + _meaning(self.meaning)
 
 
-Domain = Integer | Real | Choice
+Domain = Integer | Real | RealOrRange | Choice
 
 #: a dimension of the state, the input or the measurement
 DIMENSION = Integer(1, MAX_DIMENSION)

@@ -3,16 +3,24 @@
 An env holds two models of one kind (a frozen dataclass of :mod:`mbdl_control.models`): the
 ``true_model`` it simulates and the ``nominal_model`` a designer is handed, ``mismatch`` apart
 (each env's docstring defines the distance exactly; 0 means they are equal). ``mismatch``
-changes the nominal model only, never the truth or the env's random draws, so one evaluation
-of the oracle serves every mismatch value and agents are compared on common random numbers
-(the harness relies on it). It names the
-best known decision rule on the truth (``oracle``), a number no policy's *expected* cost can
-beat (``performance_bound``, or ``None``), and what ``structure`` knowledge hands an agent.
-Every step puts the stage cost in ``info["cost"]``; ``task_metrics`` are the ``info`` keys
-averaged next to it; ``label_keys`` the ``info`` keys a learner may use as supervision,
-counted against its budget's ``samples``; ``cost_display`` how the cost reads best in a
-report (``"linear"``; ``"log"`` for error rates; ``"dB"`` for squared errors).
-``evaluate``, the study harness and the CLI use this contract and nothing else.
+changes the nominal model only (and, below, what an env with ``mismatch_observed`` shows),
+never the truth or the env's random draws, so one evaluation of the oracle serves every
+mismatch value and agents are compared on common random numbers (the harness relies on it).
+It names the best known decision rule on the truth (``oracle``), a number no policy's
+*expected* cost can beat (``performance_bound``, or ``None``), and what ``structure``
+knowledge hands an agent. Every step puts the stage cost in ``info["cost"]``;
+``task_metrics`` are the ``info`` keys averaged next to it; ``label_keys`` the ``info`` keys
+a learner may use as supervision, counted against its budget's ``samples``; ``cost_display``
+how the cost reads best in a report (``"linear"``; ``"log"`` for error rates; ``"dB"`` for
+squared errors). ``evaluate``, the study harness and the CLI use this contract and nothing
+else.
+
+Where the mismatch reaches the observations (``mismatch_observed``: a receiver's channel
+estimate, off by ``mismatch``, is part of what it observes), every agent, whatever its
+knowledge, depends on ``mismatch``, and so would an oracle evaluated on that env: the oracle
+decides on what it observes. Its evaluation is then that of the env at ``mismatch = 0``,
+where the observation holds the truth (``evaluate`` and the study harness do so); the draws
+are still common to every mismatch value, so the paired comparison with it stands.
 
 Rendering is generic, so every env renders the same way: an env hands the vectors worth
 watching (state, input, received samples, decisions) to ``_record`` on ``reset`` and ``step``,
@@ -58,6 +66,10 @@ class PartiallyKnownEnv(gym.Env, ABC):
     cost_display: ClassVar[str] = "linear"
     #: the episode length when the env is built without the registry
     default_horizon: ClassVar[int] = 1
+    #: whether ``mismatch`` reaches the observations (a channel estimate the receiver
+    #: observes), not only the nominal model: every agent then depends on it, whatever its
+    #: knowledge, and the oracle is evaluated on the env at ``mismatch = 0``
+    mismatch_observed: ClassVar[bool] = False
 
     true_model: Any
     nominal_model: Any

@@ -167,6 +167,27 @@ def _run_episodes(agent: Agent, env: gym.Env, seeds, metric_keys, batched: bool 
     return costs, {key: np.concatenate([m[key] for _, m in parts]) for key in metric_keys}
 
 
+def oracle_env(env: gym.Env) -> gym.Env:
+    """The env the oracle of ``env`` is evaluated on: ``env`` itself, or, where the mismatch
+    reaches the observations (``mismatch_observed``) and is not 0, its twin made with
+    ``mismatch = 0``: the same draws, observed as they are (the oracle decides on what it
+    observes, and must see the truth). A ``ValueError`` where that twin cannot be made (an
+    env built without ``gym.make``: no ``spec``)."""
+    base = env.unwrapped
+    if not getattr(base, "mismatch_observed", False) or base.mismatch == 0:
+        return env
+    if env.spec is None:
+        raise ValueError(
+            f"{type(base).__name__} shows its mismatch in the observations, so its oracle is "
+            "evaluated on the env made with mismatch 0; make the env with gym.make(id, ...) "
+            "so that evaluate can make that twin, or pass oracle_result"
+        )
+    kwargs = {key: value for key, value in env.spec.kwargs.items() if key != "render_mode"}
+    return gym.make(
+        env.spec.id, **{**kwargs, "mismatch": 0.0}, max_episode_steps=episode_length(env)
+    )
+
+
 def evaluate(
     agent: Agent,
     env: gym.Env | str,
@@ -182,8 +203,10 @@ def evaluate(
     ``env`` is an env (its time limit ends the episodes) or a registered id. With
     ``compare_to_oracle`` the env's oracle is evaluated on the same seeds (or ``oracle_result``
     of an earlier call with the same ``seed`` and ``n_episodes`` is reused) and the paired gap
-    reported. ``batched``: ``None`` runs a batch where possible (module docstring), ``True``
-    insists (``ValueError`` where it cannot), ``False`` runs episode by episode.
+    reported; where the env shows its mismatch in the observations, on the env at mismatch 0
+    (:func:`oracle_env`). ``batched``: ``None`` runs a batch where possible (module
+    docstring), ``True`` insists (``ValueError`` where it cannot), ``False`` runs episode by
+    episode.
     """
     n_episodes = positive_int("n_episodes", n_episodes)
     if not callable(getattr(agent, "predict", None)):
@@ -220,7 +243,7 @@ def evaluate(
     if oracle_result is None:
         oracle = base.oracle(horizon)
         oracle_result = evaluate(
-            oracle, env, n_episodes, seed, compare_to_oracle=False, batched=batched
+            oracle, oracle_env(env), n_episodes, seed, compare_to_oracle=False, batched=batched
         )
     if oracle_result.episode_seeds != seeds:
         raise ValueError(
@@ -242,5 +265,6 @@ __all__ = [
     "batched_env",
     "episode_seeds",
     "evaluate",
+    "oracle_env",
     "standard_error",
 ]

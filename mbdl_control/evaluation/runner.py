@@ -13,25 +13,29 @@ run that died leaves its claims to be taken over (:mod:`mbdl_control.evaluation.
 An agent that uses no model, or only its form (``knowledge = "none"`` or ``"structure"``),
 meets the same true env and is handed the same thing at every mismatch value, so it runs once
 per (env point, budget, seed) and its row is copied to the other mismatch values (a mismatch
-changes only the nominal model's numbers, which it never sees). Rows
-of trials the study no longer has (an agent's or env's arguments changed: another
+changes only the nominal model's numbers, which it never sees), except on an env that shows
+its mismatch in the observations (``mismatch_observed``: a channel estimate), where it runs at
+each. Rows of trials the study no longer has (an agent's or env's arguments changed: another
 configuration hash) are kept in the store and counted in the summary as ``stale``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -88,11 +92,27 @@ def _record_run(results: Path, study: Study, run: dict[str, Any]) -> None:
 MISMATCH_FREE = ("none", "structure")
 
 
+@functools.cache
+def _class_observes_mismatch(entry_point: str | Callable[..., Any]) -> bool:
+    """Whether the env an entry point makes shows its mismatch in the observations
+    (``mismatch_observed``), read off its class (a ``"module:attr"`` string is imported, not
+    called): no env is constructed."""
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    return bool(getattr(creator, "mismatch_observed", False))
+
+
+def observes_mismatch(env_id: str) -> bool:
+    """Whether the registered env ``env_id`` shows its mismatch in the observations; cached
+    per entry point, so an id registered again with another class is read again."""
+    return _class_observes_mismatch(gym.registry[env_id].entry_point)
+
+
 def _siblings(study: Study, key: TrialKey) -> list[TrialKey]:
     """The trials that must give ``key``'s row: itself, and for an agent that uses no model's
-    numbers the same trial at every other mismatch value of that agent."""
+    numbers the same trial at every other mismatch value of that agent, unless the env shows
+    its mismatch in the observations (then every agent depends on it)."""
     agent = study.agent(key.agent)
-    if agent.knowledge not in MISMATCH_FREE:
+    if agent.knowledge not in MISMATCH_FREE or observes_mismatch(study.env(key.env).id):
         return [key]
     return [replace(key, mismatch=value) for value in agent.mismatch or study.mismatch]
 

@@ -2,5 +2,7 @@
 
 from mbdl_control.envs.comms.isi_channel import ISIChannelEnv
 from mbdl_control.envs.comms.isi_channel_vector import ISIChannelVectorEnv
+from mbdl_control.envs.comms.mimo_detection import MIMODetectionEnv
+from mbdl_control.envs.comms.mimo_detection_vector import MIMODetectionVectorEnv
 
-__all__ = ["ISIChannelEnv", "ISIChannelVectorEnv"]
+__all__ = ["ISIChannelEnv", "ISIChannelVectorEnv", "MIMODetectionEnv", "MIMODetectionVectorEnv"]

@@ -2,19 +2,19 @@ r"""``mbdl/ISIChannel-v0``: detect symbols sent through a finite-memory channel 
 
 The env's docstring is its documentation. The channel's physics, which the single env and its
 batched twin (:mod:`mbdl_control.envs.comms.isi_channel_vector`) share, is in
-:mod:`mbdl_control.envs.comms.isi_dynamics`; this module also holds the checks of a
-detector's decisions, which they share too.
+:mod:`mbdl_control.envs.comms.isi_dynamics`; the checks of a detector's decisions, which
+every detection env shares, in :mod:`mbdl_control.envs.comms.decisions`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
-from mbdl_control.envs.arguments import SEED, Choice, Integer, Real, checked_arguments, shown
+from mbdl_control.envs.arguments import SEED, Choice, Integer, Real, checked_arguments
 from mbdl_control.envs.base import PartiallyKnownEnv
+from mbdl_control.envs.comms.decisions import as_decisions, check_symbol_indices
 from mbdl_control.envs.comms.isi_dynamics import (
     Block,
     BlockLayout,
@@ -27,9 +27,6 @@ from mbdl_control.models import CHANNEL_KINDS, CONSTELLATIONS, perturb
 
 #: the most data or pilot symbols in a block (a block's arrays stay a few megabytes)
 MAX_SYMBOLS = 10**6
-#: numpy's dtype kinds of real numbers: floats, signed and unsigned integers
-REAL_KINDS = "fiu"
-
 MEMORY = Integer(1, 64, "the channel memory L, its number of taps; a trellis has M^(L-1) states")
 DECAY = Real(0.0, 100.0, meaning="the taps' decay rate: h_l = exp(-gamma l)")
 SNR_DB = Real(-30.0, 60.0, meaning="the SNR in dB: sigma_w^2 = 10^(-snr_db/10)")
@@ -38,61 +35,6 @@ PILOT_LENGTH = Integer(0, MAX_SYMBOLS, "the known pilot symbols sent before the 
 CONSTELLATION = Choice(tuple(CONSTELLATIONS), "the symbols' constellation")
 CHANNEL = Choice(CHANNEL_KINDS, "additive Gaussian noise, or Poisson counts")
 FADING = Choice((None, "block"), "None: fixed taps; 'block': taps redrawn every episode")
-
-
-def space_text(space: gym.spaces.Space[Any]) -> str:
-    """A space as an error shows it: ``MultiDiscrete([2] * 1000)`` rather than a thousand 2s."""
-    if not isinstance(space, gym.spaces.MultiDiscrete) or len(np.unique(space.nvec)) != 1:
-        return " ".join(str(space).split())
-    text = str(int(space.nvec.flat[0]))
-    for length in reversed(space.shape):
-        text = f"[{text}] * {length}"
-    return f"MultiDiscrete({text})"
-
-
-def as_decisions(name: str, actions: Any, space: gym.spaces.Space[Any]) -> np.ndarray:
-    """``actions`` as a new array of real numbers of ``space``'s shape, or a ``ValueError``
-    naming ``name``; :func:`check_symbol_indices` checks the values."""
-    try:
-        array = np.asarray(actions)
-    except ValueError:  # a ragged nesting of lists
-        raise ValueError(
-            f"{name} must be an array for {space_text(space)}, got {shown(actions)}"
-        ) from None
-    if array.dtype.kind not in REAL_KINDS:
-        raise ValueError(
-            f"{name} must hold real numbers (integer symbol indices) for {space_text(space)}, "
-            f"got dtype {array.dtype}: {shown(actions)}"
-        )
-    if array.shape != space.shape:
-        raise ValueError(f"{name} must have shape {space.shape}, got {array.shape}")
-    return array.copy()
-
-
-def valid_symbol_indices(decisions: np.ndarray, size: int) -> np.ndarray:
-    """Which entries are finite integers in ``0 … size−1`` (``2.0`` is ``2``)."""
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(decisions) & (decisions == np.round(decisions))
-        return valid & (decisions >= 0) & (decisions < size)
-
-
-def check_symbol_indices(
-    name: str, decisions: np.ndarray, size: int, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """``decisions`` as int64, or a ``ValueError`` naming ``name`` and the first bad entry
-    unless every entry is a symbol index (:func:`valid_symbol_indices`); ``rows`` numbers the
-    rows of a batch in the message."""
-    valid = valid_symbol_indices(decisions, size)
-    if not valid.all():
-        where = [int(index) for index in np.argwhere(~valid)[0]]
-        value = decisions[tuple(where)].item()
-        if rows is not None:
-            where[0] = int(rows[where[0]])
-        raise ValueError(
-            f"{name} must be finite integers in 0 ... {size - 1} (indices into the "
-            f"{size}-point constellation), got {value!r} at index {where}"
-        )
-    return decisions.astype(np.int64)
 
 
 class ISIChannelEnv(PartiallyKnownEnv):

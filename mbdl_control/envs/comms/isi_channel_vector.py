@@ -29,12 +29,8 @@ import numpy as np
 from gymnasium.utils import seeding
 
 from mbdl_control.envs.batched import BatchedEnv
-from mbdl_control.envs.comms.isi_channel import (
-    ISIChannelEnv,
-    as_decisions,
-    check_symbol_indices,
-    valid_symbol_indices,
-)
+from mbdl_control.envs.comms.decisions import as_decisions, check_batch_decisions
+from mbdl_control.envs.comms.isi_channel import ISIChannelEnv
 from mbdl_control.envs.comms.isi_dynamics import Block
 
 
@@ -105,7 +101,7 @@ class ISIChannelVectorEnv(BatchedEnv):
         requested = as_decisions("actions", actions, self.action_space)
         restart = self._restart
         stepped = self._rows[~restart]
-        decisions = self._checked(requested, stepped)
+        decisions = check_batch_decisions(requested, stepped, self.true_model.size)
         symbols = self.dynamics.data_symbols(self._block).copy()
         errors = np.zeros(self.num_envs, dtype=np.int64)
         errors[stepped] = np.count_nonzero(decisions != symbols[stepped], axis=1)
@@ -123,18 +119,6 @@ class ISIChannelVectorEnv(BatchedEnv):
         rewards = -cost
         rewards[restart] = 0.0  # not -0.0: a restart earns nothing
         return self.dynamics.observations(self._block), rewards, terminated, truncated, info
-
-    def _checked(self, requested: np.ndarray, stepped: np.ndarray) -> np.ndarray:
-        """The decisions of the envs that step, as int64; a ``ValueError`` naming the envs
-        whose decisions are not symbol indices (the whole batch is refused)."""
-        size = self.true_model.size
-        decisions = requested[stepped]
-        valid = valid_symbol_indices(decisions, size).all(axis=1)
-        if not valid.all():
-            bad = stepped[~valid]
-            name = f"actions of envs {bad.tolist()}"
-            check_symbol_indices(name, requested[bad], size, rows=bad)
-        return decisions.astype(np.int64)
 
     def _info(
         self,
