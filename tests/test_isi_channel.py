@@ -163,7 +163,7 @@ def test_labels_come_after_the_action_and_the_budget_counts_symbols():
         obs, info = env.reset(seed=len(used))
         assert sorted(obs) == list(KEYS) and "symbols" not in info  # nothing before the action
         _, _, _, truncated, info = step_zeros(env)
-        assert truncated and info["symbols_sent"] == 100 and "cost" in info
+        assert truncated and info["trials"] == 100 and "cost" in info
         used.append((env.samples_used, "symbols" in info))
     assert used == [(100, True), (200, True), (200, False)]  # a third block would pass 250
     with pytest.raises(BudgetExceededError):
@@ -180,7 +180,7 @@ def test_cost_is_the_symbol_error_rate_of_the_decisions():
     env.reset(seed=0)
     _, _, _, _, again = env.step(info["symbols"].astype(np.float64))  # integral floats do
     assert again["errors"] == 0 and again["cost"] == 0.0
-    assert env.unwrapped.task_metrics == ("errors", "symbols_sent")
+    assert env.unwrapped.task_metrics == ("errors", "trials")
     assert env.unwrapped.cost_display == "log"
 
 
@@ -380,4 +380,4 @@ def test_bound_lies_below_the_oracle_ser_with_memory(snr_db):
     env = gym.make(ID, snr_db=snr_db)
     result = evaluate(env.unwrapped.oracle(), env, n_episodes=20, compare_to_oracle=False)
     assert 0.0 < result.bound < result.mean_cost
-    assert result.metrics["symbols_sent"] == 1000.0
+    assert result.metrics["trials"] == 1000.0

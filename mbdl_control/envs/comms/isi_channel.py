@@ -111,7 +111,8 @@ class ISIChannelEnv(PartiallyKnownEnv):
     ## Reward
 
     ``−SER`` of the block: ``info["cost"]`` is the fraction of data symbols detected wrongly,
-    ``info["errors"]`` and ``info["symbols_sent"]`` (``block_length``) the counts behind it,
+    ``info["errors"]`` and ``info["trials"]`` (``block_length``, the symbols scored) the
+    counts behind it (a report shows a zero error rate as the bound ``< 3/trials``),
     and ``info["symbols"]`` (int64, ``(block_length,)``) the transmitted data symbol indices:
     the label, given only after the action. ``label_count(info)`` is the number of labelled
     symbols, so a learner's budget of samples counts symbols; pilots come with every block.
@@ -162,7 +163,7 @@ class ISIChannelEnv(PartiallyKnownEnv):
     (['pilot_samples', 'pilot_symbols', 'samples'], (1000,), dtype('int64'), {})
     >>> slicer = (obs["samples"] > 0).astype(np.int64)  # symbol by symbol, blind to the ISI
     >>> _, reward, _, truncated, info = env.step(slicer)
-    >>> truncated, info["symbols_sent"], info["errors"], reward, info["symbols"].shape
+    >>> truncated, info["trials"], info["errors"], reward, info["symbols"].shape
     (True, 1000, 190, -0.19, (1000,))
     >>> f"{env.unwrapped.performance_bound():.3g}"  # Q(‖h‖/σ_w) = Q(4.92)
     '4.32e-07'
@@ -170,10 +171,11 @@ class ISIChannelEnv(PartiallyKnownEnv):
     ## Version History
 
     * v0: initial version, with a native batched version (``gym.make_vec(id, num_envs)``,
-      the same blocks as single envs seeded alike).
+      the same blocks as single envs seeded alike). ``info["symbols_sent"]`` is now
+      ``info["trials"]``, the name every error-rate env gives its count of scored symbols.
     """
 
-    task_metrics = ("errors", "symbols_sent")
+    task_metrics = ("errors", "trials")
     label_keys = ("symbols",)
     cost_display = "log"
     default_horizon = 1
@@ -257,7 +259,7 @@ class ISIChannelEnv(PartiallyKnownEnv):
         info = {
             "cost": cost,
             "errors": errors,
-            "symbols_sent": len(symbols),
+            "trials": len(symbols),
             "symbols": symbols,
         }
         return self._send(self._taps), -cost, False, False, info

@@ -15,7 +15,7 @@ seeds env ``i`` with ``s + i`` (or takes a list of seeds), ``options={"reset_mas
 resets some envs only; episodes truncate after ``max_episode_steps`` and restart on the next
 step (``AutoresetMode.NEXT_STEP``: that step returns the reset observation, reward 0 and the
 reset info, and ignores the env's action, which is then not checked beyond its dtype and
-shape). ``info`` holds ``cost``, ``errors``, ``symbols_sent`` and ``symbols`` as arrays, each
+shape). ``info`` holds ``cost``, ``errors``, ``trials`` and ``symbols`` as arrays, each
 with its ``_key`` mask (absent where every env restarted). The models, ``oracle()``,
 ``performance_bound()`` and ``mismatch_report()`` are those of the single env built with the
 same arguments, which the single env checks.
@@ -139,7 +139,7 @@ class ISIChannelVectorEnv(BatchedEnv):
         for key, value in (
             ("cost", cost),
             ("errors", errors),
-            ("symbols_sent", sent_counts),
+            ("trials", sent_counts),
             ("symbols", symbols),
         ):
             info[key], info[f"_{key}"] = value, mask.copy()
