@@ -55,11 +55,11 @@ def test_an_agent_without_a_model_runs_once_across_mismatch(tmp_path):
     assert np.isfinite(ppo["mean_cost"]).all()
 
 
-def test_fit_env_changes_the_training_env_only(tmp_path):
+def test_fit_env_changes_the_training_env_only_and_is_fitted_once(tmp_path):
     raw = {
         "name": "fit-env",
         "evaluation": {"episodes": 2},
-        "envs": [{"id": "mbdl/BoxLQR-v0", "label": "box", "kwargs": {"noise_std": 0.5}}],
+        "envs": [{"id": "mbdl/BoxLQR-v0", "label": "box", "sweep": {"noise_std": [0.5, 1.0]}}],
         "agents": [
             {"class": "tests.custom_agents:TrainingEnvProbe", "knowledge": "nominal"},
             {
@@ -71,10 +71,15 @@ def test_fit_env_changes_the_training_env_only(tmp_path):
         ],
     }
     run_study(study_from_dict(raw), tmp_path / "r.csv", quiet=True)
-    rows = ResultStore(tmp_path / "r.csv").read().set_index("agent")
+    rows = ResultStore(tmp_path / "r.csv").read().sort_values("axes")
+    probe, elsewhere = (
+        rows[rows["agent"] == label] for label in ("TrainingEnvProbe", "trained elsewhere")
+    )
     n = 8  # BoxLQR's default state dimension: trace(W) = n σ²
-    assert json.loads(rows.loc["TrainingEnvProbe", "curve"]) == [n * 0.25]
-    assert json.loads(rows.loc["trained elsewhere", "curve"]) == [n * 4.0]
-    # both are evaluated on the study's env: the same episodes, the same LQR, the same cost
-    assert rows.loc["trained elsewhere", "mean_cost"] == rows.loc["TrainingEnvProbe", "mean_cost"]
-    assert rows.loc["trained elsewhere", "config"] != rows.loc["TrainingEnvProbe", "config"]
+    assert [json.loads(curve) for curve in probe["curve"]] == [[n * 0.25], [n * 1.0]]
+    assert [json.loads(curve) for curve in elsewhere["curve"]] == [[n * 4.0], [n * 4.0]]
+    # both are tested on the grid's env: the same episodes, the same LQR, the same costs
+    assert list(elsewhere["mean_cost"]) == list(probe["mean_cost"])
+    assert elsewhere["config"].iloc[0] != probe["config"].iloc[0]
+    # the training env is the same at both points: one fit, whose time both rows carry
+    assert elsewhere["fit_seconds"].nunique() == 1

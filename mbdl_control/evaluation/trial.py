@@ -7,6 +7,13 @@ happen in one order and parallel workers do not fight over the cores (on a loade
 machine, two OpenBLAS threads made the small Riccati solves of a trial ~15x slower). Rerunning
 a trial gives the same row apart from its timings, in any process, local or on Ray. A trial
 that raises becomes a ``failed`` row carrying the error; it never stops a study.
+
+An agent with a ``fit_env`` may train on the same env at many grid points (DetNet trains on
+a range of SNRs and is tested at each SNR of the sweep): its fit is a pure function of the
+training env's arguments, the agent's configuration, the budget and the seed, so a process
+keeps its last few such fitted agents (:data:`FIT_CACHE_SIZE`) and evaluates them again at
+the next point instead of training the same network anew; the row carries the time of that
+one fit.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import math
 import platform
 import time
 import traceback
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -165,21 +173,64 @@ def run_trial(study: Study, key: TrialKey) -> dict[str, Any]:
     return row
 
 
-def _fill(row: dict[str, Any], study: Study, key: TrialKey) -> None:
+#: fitted agents with a ``fit_env`` a process keeps for the next grid points (module docstring)
+FIT_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """An agent after its fit, and what the row records of the fit."""
+
+    agent: Any
+    report: Any
+    steps_used: int
+    samples_used: int
+    fit_seconds: float
+    cost_display: str
+
+
+_fitted_agents: dict[tuple, Fitted] = {}
+
+
+def _fit(study: Study, key: TrialKey) -> Fitted:
+    """Build ``key``'s agent and fit it in its counted training env."""
     env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
     fit_env = CountingEnv(_make(env_spec, key, agent_spec.fit_env), key.budget)
     agent = build_agent(agent_spec, fit_env, key.seed)
     start = time.perf_counter()
     report = agent.fit(fit_env, key.budget, key.seed) if hasattr(agent, "fit") else None
-    row["fit_seconds"] = time.perf_counter() - start
-    row["steps_used"], row["samples_used"] = fit_env.steps_used, fit_env.samples_used
+    seconds = time.perf_counter() - start
+    base = fit_env.unwrapped
+    display = base.cost_display if isinstance(base, PartiallyKnownEnv) else "linear"
+    return Fitted(agent, report, fit_env.steps_used, fit_env.samples_used, seconds, display)
+
+
+def _fitted(study: Study, key: TrialKey) -> Fitted:
+    """``key``'s fitted agent: fitted now, or, for an agent with a ``fit_env``, taken from
+    this process's last fits where one had the same training env, configuration, budget and
+    seed."""
+    env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
+    if not agent_spec.fit_env:
+        return _fit(study, key)
+    kwargs = {**env_spec.make_kwargs(key.mismatch, key.axes), **agent_spec.fit_env}
+    cache_key = (key.agent, key.config, json.dumps(kwargs, sort_keys=True, default=repr))
+    cache_key += (key.budget, key.seed)
+    if cache_key not in _fitted_agents:
+        if len(_fitted_agents) >= FIT_CACHE_SIZE:
+            _fitted_agents.pop(next(iter(_fitted_agents)))
+        _fitted_agents[cache_key] = _fit(study, key)
+    return _fitted_agents[cache_key]
+
+
+def _fill(row: dict[str, Any], study: Study, key: TrialKey) -> None:
+    env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
+    fitted = _fitted(study, key)
+    agent, report = fitted.agent, fitted.report
+    row["fit_seconds"] = fitted.fit_seconds
+    row["steps_used"], row["samples_used"] = fitted.steps_used, fitted.samples_used
     row["simulated_steps"] = getattr(report, "simulated_steps", 0)
     row["curve"] = _curve(report)
-    row["cost_display"] = (
-        fit_env.unwrapped.cost_display
-        if isinstance(fit_env.unwrapped, PartiallyKnownEnv)
-        else "linear"
-    )
+    row["cost_display"] = fitted.cost_display
     spectrum = spectrum_of(agent, agent_spec)
     row.update(family=spectrum.family, n_parameters=spectrum.n_parameters)
     start = time.perf_counter()
