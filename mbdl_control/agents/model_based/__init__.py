@@ -6,6 +6,29 @@ from mbdl_control.agents.model_based.lmmse import LinearMMSE
 from mbdl_control.agents.model_based.lqg import LQG
 from mbdl_control.agents.model_based.lqr import LQR, SaturatedLQR
 from mbdl_control.agents.model_based.mpc import MPC
+from mbdl_control.agents.model_based.sdr import SemidefiniteRelaxation
+from mbdl_control.agents.model_based.sionna_detectors import (
+    ExpectationPropagation,
+    KBest,
+    LinearMMSEDetector,
+    ZeroForcing,
+)
+from mbdl_control.agents.model_based.sphere_decoder import SphereDecoder
 from mbdl_control.agents.model_based.viterbi import Viterbi
 
-__all__ = ["BCJR", "COCP", "LQG", "LQR", "MPC", "LinearMMSE", "SaturatedLQR", "Viterbi"]
+__all__ = [
+    "BCJR",
+    "COCP",
+    "LQG",
+    "LQR",
+    "MPC",
+    "ExpectationPropagation",
+    "KBest",
+    "LinearMMSE",
+    "LinearMMSEDetector",
+    "SaturatedLQR",
+    "SemidefiniteRelaxation",
+    "SphereDecoder",
+    "Viterbi",
+    "ZeroForcing",
+]
