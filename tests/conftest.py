@@ -30,3 +30,15 @@ def random_model(seed: int, n: int = 3, m: int = 2, p: int = 0, u_max=None):
 @pytest.fixture
 def model():
     return random_model(0)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread, as the harness's trials run it: no oversubscription of the cores
+    (Sionna's batched inverses slowed ~100x with two threads on a loaded 2-core machine)."""
+    import torch  # here, not at the top: importing the package must not load torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -16,6 +16,8 @@ from mbdl_control.core import BaseAgent, Budget
 from mbdl_control.core.checkpoint import FORMAT, CheckpointError
 from tests.custom_agents import ScaledLQR
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 #: the cheapest fit that makes a learning agent hold learned parameters
 CHEAP_FIT = {
     "LearnedCOCP": {"iterations": 2},
@@ -23,6 +25,9 @@ CHEAP_FIT = {
     "ViterbiNet": {"epochs": 2},
     "BCJRNet": {"epochs": 2},
     "SBRNN": {"iterations": 20},
+    "DetNet": {"layers": 2, "iterations": 2},
+    "DeepSIC": {"iterations": 2},
+    "MLPDetector": {"iterations": 2},
 }
 #: every env an agent of the library may be built for, made small
 ENVS = {

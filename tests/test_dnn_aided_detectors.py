@@ -37,12 +37,7 @@ QUICK_NET = {"epochs": 2}
 QUICK_RNN = {"iterations": 40, "hidden": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def simulate(rng, count, snr_db, memory=4, gamma=0.2):

@@ -18,11 +18,20 @@ AGENTS = {
     "Viterbi": ".model_based.viterbi",
     "BCJR": ".model_based.bcjr",
     "LinearMMSE": ".model_based.lmmse",
+    "SphereDecoder": ".model_based.sphere_decoder",
+    "ZeroForcing": ".model_based.sionna_detectors",
+    "LinearMMSEDetector": ".model_based.sionna_detectors",
+    "KBest": ".model_based.sionna_detectors",
+    "ExpectationPropagation": ".model_based.sionna_detectors",
+    "SemidefiniteRelaxation": ".model_based.sdr",
     "LearnedCOCP": ".learned_optimizer.cocp",
     "LearnedNoiseLQG": ".learned_optimizer.kalman",
+    "DetNet": ".deep_unfolding.detnet",
     "ViterbiNet": ".dnn_aided.viterbinet",
     "BCJRNet": ".dnn_aided.viterbinet",
+    "DeepSIC": ".dnn_aided.deepsic",
     "SBRNN": ".deep_learning.sbrnn",
+    "MLPDetector": ".deep_learning.mlp_detector",
 }
 
 __getattr__, _dir_agents = lazy_exports(__name__, AGENTS)

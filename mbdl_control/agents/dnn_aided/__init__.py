@@ -1,5 +1,6 @@
 """DNN-aided inference: the model-based algorithm kept, a network learns the part of the model
-it lacks (ViterbiNet and BCJRNet: the trellis with a learned per-time likelihood).
+it lacks (ViterbiNet and BCJRNet: the trellis with a learned per-time likelihood; DeepSIC:
+soft interference cancellation with a learned soft detector per stream and iteration).
 
 The names load lazily (:func:`~mbdl_control.core.lazy.lazy_exports`): importing the learned
 likelihood alone does not import the trellis."""
@@ -8,6 +9,7 @@ from mbdl_control.core.lazy import lazy_exports
 
 _EXPORTS = {
     "BCJRNet": ".viterbinet",
+    "DeepSIC": ".deepsic",
     "ViterbiNet": ".viterbinet",
     "GaussianMixture": ".learned_likelihood",
     "LearnedLikelihood": ".learned_likelihood",
