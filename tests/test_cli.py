@@ -205,3 +205,21 @@ def test_demo_of_the_communications_domain():
     assert outcome.exit_code == 0, outcome.output
     for name in ("oracle", "Viterbi", "BCJR", "linear MMSE", "bound on the expected cost"):
         assert name in outcome.output
+
+
+def test_demo_of_mimo_detection_evaluates_the_oracle_on_the_true_channel():
+    outcome = runner.invoke(
+        app, ["demo", "--env", "mbdl/MIMODetection-v0", "--mismatch", "0.3", "--episodes", "20"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    for name in ("oracle", "zero forcing", "LMMSE", "K-best", "EP", "bound on the"):
+        assert name in outcome.output
+
+
+def test_the_demo_oracle_sees_the_truth_whatever_the_mismatch():
+    from mbdl_control.demos.comms import run_demo
+
+    exact, estimated = (run_demo("mbdl/MIMODetection-v0", m, 20, 0) for m in (0.0, 0.5))
+    assert exact[0].result.episode_costs.tolist() == estimated[0].result.episode_costs.tolist()
+    # the detectors on the estimate do worse with a worse estimate
+    assert estimated[2].result.mean_cost > exact[2].result.mean_cost

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 
 from mbdl_control.core import BaseAgent
-from mbdl_control.evaluation.evaluate import EvaluationResult, evaluate
+from mbdl_control.evaluation.evaluate import EvaluationResult, evaluate, oracle_env
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,12 @@ def evaluate_classical(
     seed: int,
     classical_agents: Callable[[gym.Env], dict[str, BaseAgent]],
 ) -> list[DemoRow]:
-    """The oracle's row, then one row per agent of ``classical_agents(env)``."""
+    """The oracle's row (evaluated where it sees the truth: :func:`oracle_env`), then one row
+    per agent of ``classical_agents(env)``."""
     env = gym.make(env_id, mismatch=mismatch)
     oracle = env.unwrapped.oracle()  # the registered horizon: demo envs keep it
-    oracle_result = evaluate(oracle, env, n_episodes, seed, compare_to_oracle=False)
+    truth = oracle_env(env)
+    oracle_result = evaluate(oracle, truth, n_episodes, seed, compare_to_oracle=False)
     rows = [DemoRow(f"oracle ({type(oracle).__name__})", oracle, oracle_result)]
     for name, agent in classical_agents(env).items():
         result = evaluate(agent, env, n_episodes, seed, oracle_result=oracle_result)
