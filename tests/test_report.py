@@ -320,3 +320,15 @@ def test_an_error_rate_of_zero_shows_its_upper_confidence_bound(tmp_path):
     text = write_report(tmp_path / "zero.sqlite").markdown.read_text()
     assert "< 0.00015 (0 errors in 20000)" in text  # 2 seeds × 10 episodes × 1000 symbols
     assert "0.002" in text
+
+
+def test_log_scale_error_bars_are_cut_short_of_zero(summary, styles):
+    rows = summary[(summary["env"] == "comm") & (summary["mismatch"] == 0.0)].copy()
+    rows["shown_cost_se"] = (1 - 1e-12) * rows["shown_cost"]  # few errors: s.e. ≈ the value
+    figure = plots.cost_against(rows, "snr_db", styles)
+    axis, _ = _lines_by_label(figure, "comm")
+    assert axis.get_yscale() == "log"
+    positive = rows["shown_cost"][rows["shown_cost"] > 0]
+    # the axis reaches a decade below the smallest point at most, not towards 0
+    assert axis.get_ylim()[0] >= plots.LOG_BAR_FLOOR * positive.min() / 2
+    matplotlib.pyplot.close("all")

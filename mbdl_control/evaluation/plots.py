@@ -192,19 +192,27 @@ def spectrum_map(per_agent: pd.DataFrame, styles: Mapping[str, Style]) -> Figure
 # --- cost against an axis of the grid -----------------------------------------------------
 
 
-def _agent_points(axis, group: pd.DataFrame, x: str, style: Style, shift: float) -> None:
+#: on a log scale, a bar whose lower end would fall below this fraction of its value stops
+#: there (an error rate of a few errors has a standard error about as large as itself)
+LOG_BAR_FLOOR = 0.1
+
+
+def _agent_points(axis, group: pd.DataFrame, x: str, style: Style, shift: float, log: bool) -> None:
     """An agent's costs with error bars; a line joins them only where there are two or more,
     so that an agent measured at one x shows as a point there. Matplotlib does not fit the
-    axis limits to shifted artists, so the unshifted points and bar ends are added to them."""
+    axis limits to shifted artists, so the unshifted points and bar ends are added to them.
+    On a log scale (``log``) a lower bar end is cut at :data:`LOG_BAR_FLOOR` of the value, so
+    that a bar reaching (nearly) 0 does not stretch the axis over decades."""
     xs = group[x].to_numpy(float)
     ys = group["shown_cost"].to_numpy(float)
     errors = group["shown_cost_se"].fillna(0).to_numpy(float)
-    ends = np.column_stack([np.r_[xs, xs], np.r_[ys - errors, ys + errors]])
+    lower = np.minimum(errors, (1 - LOG_BAR_FLOOR) * ys) if log else errors
+    ends = np.column_stack([np.r_[xs, xs], np.r_[ys - lower, ys + errors]])
     axis.update_datalim(ends[np.isfinite(ends).all(axis=1)])
     axis.errorbar(
         xs,
         ys,
-        yerr=errors,
+        yerr=np.vstack([lower, errors]),
         transform=_shifted(axis, shift),
         color=style.colour,
         marker=style.marker,
@@ -267,7 +275,8 @@ def _cost_panel(axis, rows: pd.DataFrame, x: str, styles: Mapping[str, Style]) -
     middle = (len(agents) - 1) / 2
     for index, agent in enumerate(agents):
         group = rows[rows["agent"] == agent].sort_values(x)
-        _agent_points(axis, group, x, styles[agent], (index - middle) * DODGE_POINTS)
+        shift = (index - middle) * DODGE_POINTS
+        _agent_points(axis, group, x, styles[agent], shift, display == "log")
     _references(axis, rows, x)
     _y_axis(axis, display)
     axis.autoscale_view()
