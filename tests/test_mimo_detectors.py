@@ -23,7 +23,8 @@ from mbdl_control.agents.model_based import (
     ZeroForcing,
 )
 from mbdl_control.agents.model_based.sdr import lifted_costs
-from mbdl_control.blocks.mimo_observations import channel_uses
+from mbdl_control.agents.model_based.sionna_detectors import ComplexView
+from mbdl_control.blocks.mimo_observations import channel_uses, nearest_levels
 from mbdl_control.blocks.sdp_mixing import factor_rank, mixing_sdp
 from mbdl_control.blocks.sphere_decoder import sphere_decode
 from mbdl_control.core import BaseAgent, SpectrumInfo
@@ -198,9 +199,31 @@ def test_linear_detectors_are_the_closed_forms_before_slicing(
     )
     np.testing.assert_allclose(zf.estimates(uses), least_squares, atol=1e-6)
     levels = system.levels
-    for agent, estimate in ((lmmse, expected), (zf, least_squares)):  # Sionna's slicing is ours
+    for agent, estimate in ((lmmse, expected), (zf, least_squares)):
         nearest = np.abs(estimate[..., None] - levels).argmin(axis=-1)
         np.testing.assert_array_equal(agent.detect(uses), nearest)
+        # Sionna's LinearDetector, the reference, decides the same
+        np.testing.assert_array_equal(
+            sionna_linear_decisions(system, uses, "zf" if agent is zf else "lmmse"), nearest
+        )
+
+
+def sionna_linear_decisions(system, uses, equalizer):
+    """Sionna's ``LinearDetector`` on the complex view of the system, as our level indices."""
+    from sionna.phy.mimo import LinearDetector
+
+    view = ComplexView.of(system)
+    detector = LinearDetector(
+        equalizer,
+        "symbol",
+        "maxlog",
+        constellation_type=view.constellation,
+        num_bits_per_symbol=view.bits,
+        hard_out=True,
+        precision="double",
+    )
+    symbols = detector(*view.inputs(uses.received, uses.channel, uses.noise_var)).numpy()
+    return nearest_levels(view.real_values(view.points()[symbols]), system.levels)
 
 
 @pytest.mark.parametrize(

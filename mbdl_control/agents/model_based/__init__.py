@@ -2,17 +2,13 @@
 
 from mbdl_control.agents.model_based.bcjr import BCJR
 from mbdl_control.agents.model_based.cocp import COCP
+from mbdl_control.agents.model_based.linear_detectors import LinearMMSEDetector, ZeroForcing
 from mbdl_control.agents.model_based.lmmse import LinearMMSE
 from mbdl_control.agents.model_based.lqg import LQG
 from mbdl_control.agents.model_based.lqr import LQR, SaturatedLQR
 from mbdl_control.agents.model_based.mpc import MPC
 from mbdl_control.agents.model_based.sdr import SemidefiniteRelaxation
-from mbdl_control.agents.model_based.sionna_detectors import (
-    ExpectationPropagation,
-    KBest,
-    LinearMMSEDetector,
-    ZeroForcing,
-)
+from mbdl_control.agents.model_based.sionna_detectors import ExpectationPropagation, KBest
 from mbdl_control.agents.model_based.sphere_decoder import SphereDecoder
 from mbdl_control.agents.model_based.viterbi import Viterbi
 

@@ -1,5 +1,6 @@
-r"""ZF, LMMSE, K-best and EP MIMO detection: Sionna's detectors, handed our real system as
-the complex one it stands for.
+r"""K-best and EP MIMO detection: Sionna's detectors, handed our real system as the complex
+one it stands for (and Sionna's linear detectors, the test reference of
+:mod:`~mbdl_control.agents.model_based.linear_detectors`, through the same view).
 
 Sionna (``sionna.phy.mimo``, NVIDIA; J. Hoydis et al., "Sionna: an open-source library for
 next-generation physical layer research", arXiv:2203.11854) detects ``y = Hx + n`` over
@@ -11,8 +12,8 @@ complex ``H`` with ``E[nnᴴ] = S`` and a complex constellation. The conversion
   (:func:`~mbdl_control.models.complex_vector`, :func:`~mbdl_control.models.complex_channel`),
   Sionna's ``"qam"`` constellation (whose unit-energy points are our levels), and
   ``S = 2σ² I``: our ``σ²`` is per real dimension, Sionna's is ``E[|n|²]``.
-* **BPSK** (a real system) for ZF, LMMSE and K-best: ``y + 0j``, ``H + 0j`` and ``"pam"``
-  with 1 bit (points ``±1``, our levels); the real noise has ``E[wwᵀ] = σ² I``, so
+* **BPSK** (a real system) for K-best (and the linear detectors): ``y + 0j``, ``H + 0j``
+  and ``"pam"`` with 1 bit (points ``±1``, our levels); the real noise has ``E[wwᵀ] = σ² I``, so
   ``S = σ² I``, and the complex LMMSE ``(HᴴH + S)⁻¹Hᴴy`` is then exactly the real
   ``(HᵀH + σ²I)⁻¹Hᵀy``.
 * **BPSK for EP**, which takes QAM only (it whitens, then works on the real representation):
@@ -27,11 +28,6 @@ level indices through the constellation's points (the nearest level of ``Re`` an
 whatever Sionna's bit labelling. Everything runs in double precision on the CPU, on up to
 4096 channel uses per call. torch and Sionna are imported when a detector is first used.
 
-* :class:`ZeroForcing`: Sionna's ``LinearDetector("zf")``, ``x̂ = (HᴴH)⁻¹Hᴴy``, sliced.
-* :class:`LinearMMSEDetector`: ``LinearDetector("lmmse")``, ``x̂ = diag(GH)⁻¹ G y`` with
-  ``G = (HᴴH + S)⁻¹Hᴴ`` for unit-energy symbols: the unbiased LMMSE estimate (the bias
-  matters to 16-QAM's decisions, not BPSK's), sliced. (Named so beside the ISI channel's
-  ``LinearMMSE`` equalizer.)
 * :class:`KBest`: ``KBestDetector`` on the complex representation (``use_real_rep=False``):
   breadth first down ``R`` of the sorted QR, keeping the ``k`` best partial paths per level
   (Z. Guo and P. Nilsson, "Algorithm and implementation of the K-best sphere decoding for
@@ -147,56 +143,6 @@ class SionnaDetector(MIMODetector):
             return nearest_levels(self.view.real_values(points[symbols]), self.system.levels)
 
         return chunked(detect_chunk, uses)
-
-
-class _Linear(SionnaDetector):
-    """Sionna's ``LinearDetector`` with the equalizer ``equalizer`` names."""
-
-    equalizer: str
-
-    def __init__(self, system: MIMOSystem, knowledge: str = "nominal") -> None:
-        super().__init__(system, knowledge)
-        if self.equalizer == "zf":
-            require_tall(type(self).__name__, self.system)
-
-    def build(self) -> Any:
-        from sionna.phy.mimo import LinearDetector
-
-        return LinearDetector(
-            self.equalizer,
-            "symbol",
-            "maxlog",
-            constellation_type=self.view.constellation,
-            num_bits_per_symbol=self.view.bits,
-            hard_out=True,
-            precision=PRECISION,
-            device=DEVICE,
-        )
-
-    def estimates(self, uses: ChannelUses) -> np.ndarray:
-        """The equalized symbols ``(U, n_t)`` before slicing, in our real dimensions: the
-        output of the equalizer that ``LinearDetector`` demaps."""
-        from sionna.phy.mimo import lmmse_equalizer, zf_equalizer
-
-        equalize = {"zf": zf_equalizer, "lmmse": lmmse_equalizer}[self.equalizer]
-
-        def equalized(received: np.ndarray, channel: np.ndarray, noise_var: np.ndarray):
-            inputs = self.view.inputs(received, channel, noise_var)
-            return self.view.real_values(equalize(*inputs, precision=PRECISION)[0].numpy())
-
-        return chunked(equalized, uses)
-
-
-class ZeroForcing(_Linear):
-    """Zero forcing, ``(ĤᵀĤ)⁻¹Ĥᵀy``, then the nearest level (needs ``N ≥ K``)."""
-
-    equalizer = "zf"
-
-
-class LinearMMSEDetector(_Linear):
-    """The unbiased linear MMSE estimate of the symbols, then the nearest level."""
-
-    equalizer = "lmmse"
 
 
 class KBest(SionnaDetector):
