@@ -200,11 +200,14 @@ def train(
     decide: Decide,
     recipe: TrainingRecipe,
     generator: torch.Generator,
+    score_initial: bool = False,
 ) -> Training:
     """Train ``network`` (module docstring) on labelled uses: ``features``, tensors whose
     first axis is the use, and the level indices sent ``symbols`` ``(U, n_t)``.
     ``loss(features, symbols)`` of a minibatch is what Adam descends; ``decide(features)``
-    gives the level indices that score the held-out uses."""
+    gives the level indices that score the held-out uses; ``score_initial`` scores the
+    initial weights too, so that early stopping can keep them (for a network that starts as
+    a working detector)."""
     count = len(symbols)
     held = round(recipe.validation_fraction * count)
     cut = count - held if 0 < held < count else count
@@ -212,6 +215,8 @@ def train(
     optimizer = torch.optim.Adam(network.parameters(), lr=recipe.learning_rate, foreach=True)
     batches = _minibatches(cut, recipe.batch_size, generator)
     best, best_score = _copy(network), (math.inf, math.inf)
+    if score_initial:
+        best_score = _score(held_out, symbols[cut:], loss, decide)
     curve: list[float] = []
     for iteration in range(recipe.iterations):
         rows = next(batches)
