@@ -83,3 +83,27 @@ def test_fit_env_changes_the_training_env_only_and_is_fitted_once(tmp_path):
     assert elsewhere["config"].iloc[0] != probe["config"].iloc[0]
     # the training env is the same at both points: one fit, whose time both rows carry
     assert elsewhere["fit_seconds"].nunique() == 1
+
+
+def test_trials_that_share_a_fit_run_one_after_another():
+    from mbdl_control.evaluation.runner import _by_fit
+
+    raw = {
+        "name": "order",
+        "mismatch": [0.0, 0.2],
+        "envs": [{"id": "mbdl/BoxLQR-v0", "label": "box", "sweep": {"noise_std": [0.5, 1, 2]}}],
+        "agents": [
+            {"class": "LQR", "knowledge": "nominal"},
+            {"class": "LQR", "knowledge": "nominal", "label": "L", "fit_env": {"x0_std": 1.0}},
+        ],
+    }
+    keys = study_from_dict(raw).trials()
+    ordered = _by_fit(study_from_dict(raw), keys)
+    assert sorted(key.id for key in ordered) == sorted(key.id for key in keys)
+    shared = [key.mismatch for key in ordered if key.agent == "L"]
+    positions = [index for index, key in enumerate(ordered) if key.agent == "L"]
+    # each mismatch's three sweep points are adjacent; the other agent keeps its order
+    assert shared == [0.0] * 3 + [0.2] * 3 or shared == [0.2] * 3 + [0.0] * 3
+    assert positions[2] - positions[0] == 2 and positions[5] - positions[3] == 2
+    others = [key for key in ordered if key.agent != "L"]
+    assert others == [key for key in keys if key.agent != "L"]

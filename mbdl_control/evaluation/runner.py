@@ -142,7 +142,26 @@ def _plan(study: Study, todo: list[TrialKey], store: ResultStore):
         else:
             to_run.append(keys[0])
             copies[keys[0].id] = keys[1:]
-    return to_run, copies, ready
+    return _by_fit(study, to_run), copies, ready
+
+
+def _by_fit(study: Study, keys: list[TrialKey]) -> list[TrialKey]:
+    """``keys`` with the trials that share a fit (an agent with a ``fit_env``, at one
+    mismatch, budget and seed: the same training env at every point of the env's sweep) run
+    one after another, where a worker's last fits are still kept
+    (:data:`~mbdl_control.evaluation.trial.FIT_CACHE_SIZE`); the other trials keep their
+    order."""
+    groups = [
+        (key.env, key.agent, key.mismatch, key.budget, key.seed)
+        if study.agent(key.agent).fit_env
+        else index
+        for index, key in enumerate(keys)
+    ]
+    first: dict[Any, int] = {}
+    for index, group in enumerate(groups):
+        first.setdefault(group, index)
+    order = sorted(range(len(keys)), key=lambda index: (first[groups[index]], index))
+    return [keys[index] for index in order]
 
 
 def _claimed(session, keys: list[TrialKey], copies, on_skip) -> Iterator[TrialKey]:
