@@ -143,10 +143,16 @@ def test_a_rerun_counts_the_failed_trials_still_in_the_store(tmp_path):
     )
 
 
+#: trials of the interrupted study: enough that a loaded machine cannot finish them all
+#: between the first stored row and the interrupt (0.3 s each, 2 workers)
+TRIALS = 16
+
+
 def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
     study = tmp_path / "slow.toml"
     study.write_text(
-        'name = "slow"\nseeds = [0, 1, 2, 3, 4, 5, 6, 7]\n[evaluation]\nepisodes = 2\n'
+        'name = "slow"\nseeds = [' + ", ".join(map(str, range(TRIALS))) + "]\n"
+        "[evaluation]\nepisodes = 2\n"
         '[[envs]]\nid = "mbdl/LinearQuadratic-v0"\nmax_episode_steps = 5\n'
         '[[agents]]\nclass = "tests.test_scale:SleepingLQR"\nknowledge = "nominal"\n'
         f'kwargs = {{ log = "{tmp_path / "fits.log"}" }}\n'
@@ -162,8 +168,8 @@ def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
     output = " ".join(process.communicate(timeout=60)[0].split())
     assert process.returncode == 130, output
     stored = len(ResultStore(results).statuses())
-    assert 1 <= stored < 8
-    assert f"slow: interrupted; {stored} of 8 trials are stored in {results}." in output
+    assert 1 <= stored < TRIALS
+    assert f"slow: interrupted; {stored} of {TRIALS} trials are stored in {results}." in output
     resume = output.partition("Resume with: ")[2]
     assert shlex.split(resume) == ["mbdl-control", *command[3:]]
     resumed = runner.invoke(app, shlex.split(resume)[1:])
