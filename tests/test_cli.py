@@ -160,13 +160,23 @@ def test_ctrl_c_says_what_is_stored_and_how_to_resume(tmp_path):
     results = tmp_path / "r.sqlite"
     command = [sys.executable, "-m", "mbdl_control", "run", str(study)]
     command += ["--results", str(results), "--quiet"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal delivers it: SIGINT at its default disposition in the child (a
+    # disposition ignored in the test process would be inherited, and Python then installs
+    # no KeyboardInterrupt handler)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    inherited = signal.getsignal(signal.SIGINT)
     deadline = time.time() + 120
     while time.time() < deadline and not (results.exists() and ResultStore(results).statuses()):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     output = " ".join(process.communicate(timeout=60)[0].split())
-    assert process.returncode == 130, output
+    assert process.returncode == 130, f"{output} (SIGINT in the test process: {inherited})"
     stored = len(ResultStore(results).statuses())
     assert 1 <= stored < TRIALS
     assert f"slow: interrupted; {stored} of {TRIALS} trials are stored in {results}." in output
