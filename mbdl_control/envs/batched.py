@@ -13,11 +13,13 @@ rows' states (``_allocate``) and step them; episodes restart on the step after t
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
@@ -115,3 +117,31 @@ class BatchedEnv(gym.vector.VectorEnv):
                 f"reset_mask must be a bool array of shape ({self.num_envs},), got {mask!r}"
             )
         return mask
+
+
+class GeneratorBatchedEnv(BatchedEnv):
+    """A batched env whose env ``i`` owns a numpy generator, the one a single env seeded
+    alike owns (``gymnasium.utils.seeding.np_random(seed_i)``), and draws from it exactly what
+    that env draws (the communication envs: integers and Poisson counts, which
+    :class:`~mbdl_control.envs.normal_streams.NormalStreams` does not give)."""
+
+    @functools.cached_property
+    def _generators(self) -> list[np.random.Generator | None]:
+        """Each env's generator, ``None`` until it is first seeded or drawn from."""
+        return [None] * self.num_envs
+
+    def _seed_rows(self, rows: np.ndarray, seed: int | list[int | None] | None) -> None:
+        """New generators for ``rows`` from ``seed`` (:meth:`_seeds`), on a seeded or the
+        first ``reset``; later unseeded resets go on drawing from the generators they have."""
+        if seed is not None or not self._started:
+            for row, row_seed in zip(rows, self._seeds(seed, len(rows)), strict=True):
+                self._generators[row] = seeding.np_random(row_seed)[0]
+        self._started = True
+
+    def _generators_of(self, rows: np.ndarray) -> list[np.random.Generator]:
+        """The generators of ``rows``; one never seeded gets fresh entropy, as an unseeded
+        ``Env.reset`` does."""
+        for row in rows:
+            if self._generators[row] is None:
+                self._generators[row] = seeding.np_random(None)[0]
+        return [self._generators[row] for row in rows]

@@ -26,22 +26,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from gymnasium.utils import seeding
 
-from mbdl_control.envs.batched import BatchedEnv
+from mbdl_control.envs.batched import GeneratorBatchedEnv
 from mbdl_control.envs.comms.decisions import as_decisions, check_batch_decisions
 from mbdl_control.envs.comms.isi_channel import ISIChannelEnv
 from mbdl_control.envs.comms.isi_dynamics import Block
 
 
-class ISIChannelVectorEnv(BatchedEnv):
+class ISIChannelVectorEnv(GeneratorBatchedEnv):
     """``num_envs`` copies of :class:`ISIChannelEnv`, stepped as one batch."""
 
     single_env_class = ISIChannelEnv
 
     def _allocate(self) -> None:
         self.dynamics = self.single_env.dynamics
-        self._generators: list[np.random.Generator | None] = [None] * self.num_envs
         layout = self.dynamics.layout
         self._taps = np.tile(self.true_model.taps, (self.num_envs, 1))
         self._block = Block(
@@ -57,14 +55,6 @@ class ISIChannelVectorEnv(BatchedEnv):
     def label_count(self, info: dict[str, Any]) -> int:
         """The labelled symbols of a batched step: the data symbols of the envs that stepped."""
         return int(np.size(info["symbols"][info["_symbols"]]))
-
-    def _generators_of(self, rows: np.ndarray) -> list[np.random.Generator]:
-        """The generators of ``rows``; one never seeded gets fresh entropy, as an unseeded
-        ``Env.reset`` does."""
-        for row in rows:
-            if self._generators[row] is None:
-                self._generators[row] = seeding.np_random(None)[0]
-        return [self._generators[row] for row in rows]
 
     def _start_episodes(self, rows: np.ndarray) -> None:
         """New taps and a first block for the envs of ``rows``."""
@@ -84,10 +74,7 @@ class ISIChannelVectorEnv(BatchedEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         mask = self._reset_mask(options)
         rows = self._rows[mask]
-        if seed is not None or not self._started:
-            for row, row_seed in zip(rows, self._seeds(seed, len(rows)), strict=True):
-                self._generators[row] = seeding.np_random(row_seed)[0]
-        self._started = True
+        self._seed_rows(rows, seed)
         self._start_episodes(rows)
         self._elapsed[rows] = 0
         self._restart[rows] = False

@@ -24,9 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from gymnasium.utils import seeding
 
-from mbdl_control.envs.batched import BatchedEnv
+from mbdl_control.envs.batched import GeneratorBatchedEnv
 from mbdl_control.envs.comms.decisions import as_decisions, check_batch_decisions
 from mbdl_control.envs.comms.mimo_detection import (
     MIMODetectionEnv,
@@ -37,14 +36,13 @@ from mbdl_control.envs.comms.mimo_detection import (
 from mbdl_control.envs.comms.mimo_dynamics import Transmission
 
 
-class MIMODetectionVectorEnv(BatchedEnv):
+class MIMODetectionVectorEnv(GeneratorBatchedEnv):
     """``num_envs`` copies of :class:`MIMODetectionEnv`, stepped as one batch."""
 
     single_env_class = MIMODetectionEnv
 
     def _allocate(self) -> None:
         self.dynamics = self.single_env.dynamics
-        self._generators: list[np.random.Generator | None] = [None] * self.num_envs
         system, rows = self.true_model, self.num_envs
         length = self.dynamics.block_length
         shape = (rows, system.receive_dim, system.transmit_dim)
@@ -66,14 +64,6 @@ class MIMODetectionVectorEnv(BatchedEnv):
         stepped."""
         return int(np.count_nonzero(info["_symbols"])) * self.dynamics.block_length
 
-    def _generators_of(self, rows: np.ndarray) -> list[np.random.Generator]:
-        """The generators of ``rows``; one never seeded gets fresh entropy, as an unseeded
-        ``Env.reset`` does."""
-        for row in rows:
-            if self._generators[row] is None:
-                self._generators[row] = seeding.np_random(None)[0]
-        return [self._generators[row] for row in rows]
-
     def _send(self, rows: np.ndarray) -> None:
         """A new transmission for each env of ``rows``."""
         if len(rows) == 0:
@@ -87,10 +77,7 @@ class MIMODetectionVectorEnv(BatchedEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         mask = self._reset_mask(options)
         rows = self._rows[mask]
-        if seed is not None or not self._started:
-            for row, row_seed in zip(rows, self._seeds(seed, len(rows)), strict=True):
-                self._generators[row] = seeding.np_random(row_seed)[0]
-        self._started = True
+        self._seed_rows(rows, seed)
         self._send(rows)
         self._elapsed[rows] = 0
         self._restart[rows] = False
