@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from gymnasium.utils import seeding
 from gymnasium.utils.env_checker import check_env
-from gymnasium.vector import AutoresetMode
 
 from mbdl_control.core import Budget
 from mbdl_control.envs.comms import ISIChannelEnv, ISIChannelVectorEnv
@@ -19,6 +18,7 @@ from mbdl_control.envs.rendering import FRAME_SIZE
 from mbdl_control.evaluation import evaluate
 from mbdl_control.evaluation.budget import BudgetExceededError, CountingEnv
 from mbdl_control.models import CONSTELLATIONS
+from tests.batched_twins import assert_batched_equals_sync
 
 ID = "mbdl/ISIChannel-v0"
 KEYS = ("pilot_samples", "pilot_symbols", "samples")
@@ -226,40 +226,10 @@ def test_bad_arguments_name_themselves():
 # --- the batched twin ----------------------------------------------------------------------
 
 
-def assert_same_step(ours, theirs):
-    for key in KEYS:
-        np.testing.assert_array_equal(ours[0][key], theirs[0][key])
-    for mine, reference in zip(ours[1:4], theirs[1:4], strict=True):
-        np.testing.assert_array_equal(mine, reference)
-    assert sorted(ours[4]) == sorted(theirs[4])
-    for key, value in theirs[4].items():
-        np.testing.assert_array_equal(ours[4][key], value)
-        assert ours[4][key].dtype == value.dtype, key
-
-
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_batched_env_equals_sync_vector_env_through_autoresets(config):
     kwargs = {**CONFIGS[config], "mismatch": 0.3, "max_episode_steps": 2}
-    batched = gym.make_vec(ID, 4, vectorization_mode="vector_entry_point", **kwargs)
-    reference = gym.make_vec(ID, 4, vectorization_mode="sync", **kwargs)
-    assert isinstance(batched.unwrapped, ISIChannelVectorEnv)
-    assert batched.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
-    assert batched.observation_space == reference.observation_space
-    assert batched.action_space == reference.action_space
-    (ours, our_info), (theirs, their_info) = batched.reset(seed=11), reference.reset(seed=11)
-    assert our_info == their_info == {}
-    for key in KEYS:
-        np.testing.assert_array_equal(ours[key], theirs[key])
-    batched.action_space.seed(0)
-    for t in range(9):  # episodes, their restarts, and a partial reset in between
-        if t == 4:
-            mask = np.array([True, False, True, False])
-            ours, _ = batched.reset(options={"reset_mask": mask})
-            theirs, _ = reference.reset(options={"reset_mask": mask})
-            for key in KEYS:
-                np.testing.assert_array_equal(ours[key], theirs[key])
-        actions = batched.action_space.sample()
-        assert_same_step(batched.step(actions), reference.step(actions))
+    assert_batched_equals_sync(ID, kwargs, ISIChannelVectorEnv, KEYS)
 
 
 def test_batched_env_has_the_single_envs_contract():
