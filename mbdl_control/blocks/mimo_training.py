@@ -7,17 +7,8 @@ matched filter ``Ĥᵀy``, the Gram ``ĤᵀĤ`` (once per episode, shared by its
 ``σ²`` of every use, and the scale ``c = n_t / tr(ĤᵀĤ)`` that brings a Gram's mean diagonal
 to 1, in float64 torch tensors.
 
-**Training** (:func:`train`), CleanRL-style, as the SBRNN's: the last
-``validation_fraction`` of the labelled uses is held out; every iteration takes the next
-minibatch of an epoch's random permutation of the others (a ``torch.Generator`` seeded by the
-fit seed), an Adam step on the detector's loss with the step size annealed from
-``learning_rate`` to 0 on a cosine. The labelled uses cost budget, so training goes over
-them for as many epochs as the iterations take (DetNet's published recipe draws a fresh
-minibatch every step, which here would cost a minibatch of budget per step). Every
-:data:`VALIDATE_EVERY` iterations, and after the last, the held-out uses are scored —
-``(symbol error rate, loss)`` — and the best weights kept (early stopping). A non-finite
-loss or gradient stops the training with those best weights (the initial ones before the
-first check): ``diverged``.
+**Training**: the minibatch Adam loop of :mod:`mbdl_control.blocks.training`, early stopping
+on the held-out uses' ``(symbol error rate, loss)`` (:func:`detection_score`).
 
 **The agent** (:class:`LearnedMIMODetector`): built from the env's ``structure()`` (the
 :class:`~mbdl_control.models.MIMOSystem`, nothing numeric), it draws labelled channel uses
@@ -28,10 +19,9 @@ episodes in chunks of :data:`DETECTION_CHUNK` uses without any per-vector Python
 
 from __future__ import annotations
 
-import math
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -43,45 +33,20 @@ from torch import nn
 from mbdl_control.blocks.labelled_channel_uses import collect_labelled_channel_uses
 from mbdl_control.blocks.mimo_observations import MIMO_KEYS, mimo_space_of
 from mbdl_control.blocks.network_arrays import load_network_arrays, network_arrays
-from mbdl_control.core import BaseAgent, Budget, FitReport, positive_float, positive_int
+from mbdl_control.blocks.training import (
+    Features,
+    Loss,
+    Score,
+    Training,
+    TrainingRecipe,
+    seeded,
+    take,
+)
+from mbdl_control.core import BaseAgent, Budget, FitReport
 from mbdl_control.models import MIMOSystem, require_mimo
 
-#: training iterations between two scores of the held-out uses
-VALIDATE_EVERY = 100
 #: channel uses per forward pass when detecting or scoring (bounds the memory)
 DETECTION_CHUNK = 16_384
-
-Features = tuple[torch.Tensor, ...]
-
-
-@dataclass(frozen=True)
-class TrainingRecipe:
-    """The minibatch Adam recipe of :func:`train`: the initial step size, the iterations
-    (minibatch steps), the uses per minibatch, and the held-out fraction (0: none, the last
-    weights are kept)."""
-
-    learning_rate: float
-    iterations: int
-    batch_size: int
-    validation_fraction: float
-
-    def __post_init__(self) -> None:
-        rate = positive_float("learning_rate", self.learning_rate)
-        object.__setattr__(self, "learning_rate", rate)
-        object.__setattr__(self, "iterations", positive_int("iterations", self.iterations))
-        object.__setattr__(self, "batch_size", positive_int("batch_size", self.batch_size))
-        fraction = self.validation_fraction
-        if (
-            isinstance(fraction, bool)
-            or not isinstance(fraction, int | float)
-            or not (0.0 <= fraction < 1.0)
-        ):
-            raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}")
-        object.__setattr__(self, "validation_fraction", float(fraction))
-
-    def step_size(self, iteration: int) -> float:
-        """Adam's step size: ``learning_rate`` annealed to 0 on a cosine over the iterations."""
-        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * iteration / self.iterations))
 
 
 @dataclass(frozen=True)
@@ -136,105 +101,26 @@ def chunked(function: Callable[[slice], torch.Tensor], count: int) -> torch.Tens
     )
 
 
-def take(features: Features, rows: slice | torch.Tensor) -> Features:
-    """The rows ``rows`` of every feature tensor."""
-    return tuple(feature[rows] for feature in features)
-
-
-def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
-    """``build()`` with torch's RNG seeded by ``seed`` in a fork: initial weights that depend
-    on the seed alone, the global RNG untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
-
-
-@dataclass(frozen=True)
-class Training:
-    """The loss of every iteration, and whether a non-finite one stopped the training."""
-
-    curve: list[float]
-    diverged: bool
-
-
-def _minibatches(count: int, size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Rows ``0 … count−1`` in minibatches of ``size``, epoch after epoch of random order."""
-    while True:
-        yield from torch.randperm(count, generator=generator).split(size)
-
-
-def _copy(network: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: value.clone() for name, value in network.state_dict().items()}
-
-
-def _finite_gradient(network: nn.Module) -> bool:
-    gradients = [p.grad for p in network.parameters() if p.grad is not None]
-    return math.isfinite(float(nn.utils.get_total_norm(gradients)))
-
-
-Loss = Callable[[Features, torch.Tensor], torch.Tensor]
 Decide = Callable[[Features], torch.Tensor]
 
 
-def _score(
-    features: Features, symbols: torch.Tensor, loss: Loss, decide: Decide
-) -> tuple[float, float]:
-    """``(symbol error rate, mean loss)`` on held-out uses; ``(0, 0)`` when there are none."""
-    if len(symbols) == 0:
-        return (0.0, 0.0)
-    errors, total = 0.0, 0.0
-    with torch.no_grad():
+def detection_score(loss: Loss, decide: Decide) -> Score:
+    """The score of held-out uses for :func:`~mbdl_control.blocks.training.train`:
+    ``(symbol error rate, mean loss)`` of ``decide``'s level indices and ``loss``, computed
+    :data:`DETECTION_CHUNK` uses at a time; ``(0, 0)`` when there are none."""
+
+    def score(features: Features, symbols: torch.Tensor) -> tuple[float, float]:
+        if len(symbols) == 0:
+            return (0.0, 0.0)
+        errors, total = 0.0, 0.0
         for start in range(0, len(symbols), DETECTION_CHUNK):
             rows = slice(start, start + DETECTION_CHUNK)
             chunk = take(features, rows)
             errors += float((decide(chunk) != symbols[rows]).sum())
             total += float(loss(chunk, symbols[rows])) * len(symbols[rows])
-    return (errors / symbols.numel(), total / len(symbols))
+        return (errors / symbols.numel(), total / len(symbols))
 
-
-def train(
-    network: nn.Module,
-    features: Features,
-    symbols: torch.Tensor,
-    loss: Loss,
-    decide: Decide,
-    recipe: TrainingRecipe,
-    generator: torch.Generator,
-    score_initial: bool = False,
-) -> Training:
-    """Train ``network`` (module docstring) on labelled uses: ``features``, tensors whose
-    first axis is the use, and the level indices sent ``symbols`` ``(U, n_t)``.
-    ``loss(features, symbols)`` of a minibatch is what Adam descends; ``decide(features)``
-    gives the level indices that score the held-out uses; ``score_initial`` scores the
-    initial weights too, so that early stopping can keep them (for a network that starts as
-    a working detector)."""
-    count = len(symbols)
-    held = round(recipe.validation_fraction * count)
-    cut = count - held if 0 < held < count else count
-    held_out = take(features, slice(cut, None))
-    optimizer = torch.optim.Adam(network.parameters(), lr=recipe.learning_rate, foreach=True)
-    batches = _minibatches(cut, recipe.batch_size, generator)
-    best, best_score = _copy(network), (math.inf, math.inf)
-    if score_initial:
-        best_score = _score(held_out, symbols[cut:], loss, decide)
-    curve: list[float] = []
-    for iteration in range(recipe.iterations):
-        rows = next(batches)
-        value = loss(take(features, rows), symbols[rows])
-        optimizer.zero_grad()
-        value.backward()
-        if not (math.isfinite(float(value.detach())) and _finite_gradient(network)):
-            network.load_state_dict(best)
-            return Training(curve, diverged=True)
-        optimizer.param_groups[0]["lr"] = recipe.step_size(iteration)
-        optimizer.step()
-        curve.append(float(value.detach()))
-        if (iteration + 1) % VALIDATE_EVERY == 0 or iteration + 1 == recipe.iterations:
-            score = _score(held_out, symbols[cut:], loss, decide)
-            if score <= best_score:
-                best, best_score = _copy(network), score
-    network.load_state_dict(best)
-    return Training(curve, diverged=False)
+    return score
 
 
 class LearnedMIMODetector(BaseAgent):

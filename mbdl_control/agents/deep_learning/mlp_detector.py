@@ -25,13 +25,11 @@ import torch
 from torch import nn
 
 from mbdl_control.blocks.mimo_training import (
-    Features,
     LearnedMIMODetector,
-    Training,
-    TrainingRecipe,
     UseStatistics,
-    train,
+    detection_score,
 )
+from mbdl_control.blocks.training import Features, Training, TrainingRecipe, train
 from mbdl_control.core import positive_int
 from mbdl_control.models import MIMOSystem
 
@@ -105,7 +103,13 @@ class MLPDetector(LearnedMIMODetector):
     ) -> Training:
         features = self._features(statistics)
         return train(
-            self.network, features, symbols, self._loss, self._decide, self.recipe, generator
+            self.network,
+            features,
+            symbols,
+            self._loss,
+            detection_score(self._loss, self._decide),
+            self.recipe,
+            generator,
         )
 
     def _detect(self, statistics: UseStatistics) -> torch.Tensor:

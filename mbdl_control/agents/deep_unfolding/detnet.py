@@ -100,15 +100,12 @@ import torch
 from torch import nn
 
 from mbdl_control.blocks.mimo_training import (
-    Features,
     LearnedMIMODetector,
-    Training,
-    TrainingRecipe,
     UseStatistics,
     chunked,
-    take,
-    train,
+    detection_score,
 )
+from mbdl_control.blocks.training import Features, Training, TrainingRecipe, take, train
 from mbdl_control.core import positive_int
 from mbdl_control.models import MIMOSystem
 
@@ -316,7 +313,7 @@ class DetNet(LearnedMIMODetector):
             (*features, zero_forcing),
             symbols,
             self._loss,
-            self._decide,
+            detection_score(self._loss, self._decide),
             self.recipe,
             generator,
             score_initial=True,

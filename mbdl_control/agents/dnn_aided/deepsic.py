@@ -61,14 +61,12 @@ import torch
 from torch import nn
 
 from mbdl_control.blocks.mimo_training import (
-    Features,
     LearnedMIMODetector,
-    Training,
-    TrainingRecipe,
     UseStatistics,
     chunked,
-    train,
+    detection_score,
 )
+from mbdl_control.blocks.training import Features, Training, TrainingRecipe, train
 from mbdl_control.core import positive_int
 from mbdl_control.models import MIMOSystem
 
@@ -193,7 +191,9 @@ class DeepSIC(LearnedMIMODetector):
                 (features,),
                 symbols,
                 partial(self._stage_loss, stage),
-                partial(self._stage_decide, stage),
+                detection_score(
+                    partial(self._stage_loss, stage), partial(self._stage_decide, stage)
+                ),
                 self.recipe,
                 generator,
             )
