@@ -30,6 +30,7 @@ import pandas as pd
 from mbdl_control.evaluation import plots
 from mbdl_control.evaluation.runner import meta_path
 from mbdl_control.evaluation.store import ResultStore
+from mbdl_control.evaluation.study import AGENT_AXIS
 
 PAIR = ["env", "agent"]
 BUDGET = ["budget_steps", "budget_samples"]
@@ -209,7 +210,7 @@ def _env_table(summary: pd.DataFrame, env: str) -> pd.DataFrame:
             "knowledge": rows["knowledge"],
             "parameters": rows["n_parameters"],
             "mismatch": rows["mismatch"],
-            **{name: rows[name].map(_axis_value) for name in axes},
+            **{axis_label(name): rows[name].map(_axis_value) for name in axes},
             "budget (steps)": rows["budget_steps"],
             "budget (samples)": rows["budget_samples"],
             "seeds": rows["seeds"],
@@ -279,12 +280,19 @@ def _at_mismatch(summary: pd.DataFrame, pick: str) -> pd.DataFrame:
 
 
 def _at_smallest_axes(summary: pd.DataFrame, free: str | None = None) -> pd.DataFrame:
-    """Each env at the smallest value of every swept argument but ``free``."""
+    """Each env at the smallest value of every swept argument of the env but ``free``, each
+    agent at the largest of its own (the most iterations or layers it was run with)."""
     for name in swept_axes(summary):
         if name != free:
-            smallest = summary.groupby("env")[name].transform("min")
-            summary = summary[summary[name].isna() | (summary[name] == smallest)]
+            owner = "agent" if name.startswith(AGENT_AXIS) else "env"
+            pick = summary.groupby(owner)[name].transform("max" if owner == "agent" else "min")
+            summary = summary[summary[name].isna() | (summary[name] == pick)]
     return summary
+
+
+def axis_label(name: str) -> str:
+    """A swept argument's name as a report shows it (an agent's without ``agent.``)."""
+    return name.removeprefix(AGENT_AXIS)
 
 
 def training_curves(rows: pd.DataFrame) -> pd.DataFrame:
@@ -306,12 +314,14 @@ def _axis_figures(summary: pd.DataFrame, styles, out: Path) -> list[tuple[str, P
     for name in swept_axes(summary):
         rows = _at_smallest_axes(_at_mismatch(_at_largest_budget(summary), "min"), name)
         rows = rows[rows[name].notna()]
+        label = axis_label(name)
         caption = (
-            f"Cost against {name} (each agent at its largest budget, at the smallest "
-            "mismatch; other swept arguments at their smallest value)"
+            f"Cost against {label} (each agent at its largest budget, at the smallest "
+            "mismatch; the env's other swept arguments at their smallest value, the agent's "
+            "at their largest)"
         )
-        figure = plots.cost_against(rows, name, styles)
-        figures.append((caption, plots.save(figure, out / f"cost_vs_{name}.png")))
+        figure = plots.cost_against(rows.rename(columns={name: label}), label, styles)
+        figures.append((caption, plots.save(figure, out / f"cost_vs_{label}.png")))
     return figures
 
 

@@ -152,7 +152,7 @@ def _by_fit(study: Study, keys: list[TrialKey]) -> list[TrialKey]:
     (:data:`~mbdl_control.evaluation.trial.FIT_CACHE_SIZE`); the other trials keep their
     order."""
     groups = [
-        (key.env, key.agent, key.mismatch, key.budget, key.seed)
+        (key.env, key.agent, key.agent_axes, key.mismatch, key.budget, key.seed)
         if study.agent(key.agent).fit_env
         else index
         for index, key in enumerate(keys)

@@ -35,13 +35,18 @@ A study file (see ``experiments/``)::
     family = "deep-learning"               # only for an agent without a `spectrum`
     fit_env = { snr_db = [7.0, 14.0] }     # optional: env arguments its training env
                                            # takes instead (not mismatch)
+    sweep = { layers = [4, 8, 16] }        # optional: constructor arguments swept as axes
+                                           # of the grid (iterations, layers)
 
     [quick]                                # optional overrides for `reproduce --quick`
     episodes = 20
     seeds = [0]
-    agents = { "MPC H=10" = { horizon = 5 } }  # constructor arguments, by agent label
+    agents = { "MPC H=10" = { horizon = 5 } }  # constructor arguments, by agent label (a
+                                           # list for a swept one: its quick values)
 
-A trial is one point of the grid: (env, its swept arguments, mismatch, agent, budget, seed).
+A trial is one point of the grid: (env, its swept arguments, mismatch, agent, its swept
+arguments, budget, seed). In a row's ``axes`` an agent's swept argument is named
+``agent.<name>`` (:data:`AGENT_AXIS`), apart from the env's.
 Its id also holds a hash of everything else that changes its result (the env's and agent's
 resolved arguments, the evaluation episodes and seed offset: :meth:`Study.config_hash`), so
 editing an agent's arguments makes new trials instead of silently keeping the old rows.
@@ -67,6 +72,33 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+#: the prefix of an agent's swept argument among a row's axes
+AGENT_AXIS = "agent."
+
+
+def _check_sweep(owner: str, sweep: dict[str, Any], kwargs: dict[str, Any], own: str) -> None:
+    """``StudyError`` unless every swept argument of ``owner`` is a non-empty list, neither
+    ``mismatch`` nor in its fixed ``kwargs``."""
+    for name, values in sweep.items():
+        if name == "mismatch" or name in kwargs:
+            raise StudyError(
+                f"{owner}: cannot sweep {name!r}; it is "
+                + ("the study's own `mismatch` axis" if name == "mismatch" else f"in {own}")
+            )
+        if not isinstance(values, list | tuple) or not values:
+            raise StudyError(f"{owner}: sweep.{name} must be a non-empty list, got {values!r}")
+
+
+def grid_axes(sweep: dict[str, tuple]) -> list[tuple[tuple[str, Any], ...]]:
+    """Every combination of the swept arguments, as ``((name, value), ...)`` sorted by name
+    (one empty combination when nothing is swept)."""
+    names = sorted(sweep)
+    return [
+        tuple(zip(names, values, strict=True))
+        for values in itertools.product(*(sweep[name] for name in names))
+    ]
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """One env of a study: a registered id with constructor arguments, some of them swept."""
@@ -78,25 +110,11 @@ class EnvSpec:
     sweep: dict[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name, values in self.sweep.items():
-            if name == "mismatch" or name in self.kwargs:
-                raise StudyError(
-                    f"env {self.label!r}: cannot sweep {name!r}; it is "
-                    + ("the study's own `mismatch` axis" if name == "mismatch" else "in kwargs")
-                )
-            if not isinstance(values, list | tuple) or not values:
-                raise StudyError(
-                    f"env {self.label!r}: sweep.{name} must be a non-empty list, got {values!r}"
-                )
+        _check_sweep(f"env {self.label!r}", self.sweep, self.kwargs, "kwargs")
 
     def axes(self) -> list[tuple[tuple[str, Any], ...]]:
-        """Every combination of the swept arguments, as ``((name, value), ...)`` (one empty
-        combination when nothing is swept)."""
-        names = sorted(self.sweep)
-        return [
-            tuple(zip(names, values, strict=True))
-            for values in itertools.product(*(self.sweep[name] for name in names))
-        ]
+        """Every combination of the swept arguments (:func:`grid_axes`)."""
+        return grid_axes(self.sweep)
 
     def make_kwargs(self, mismatch: float, axes: tuple[tuple[str, Any], ...] = ()) -> dict:
         """Arguments for ``gym.make(self.id, **...)`` at one point of the grid."""
@@ -114,7 +132,8 @@ class AgentSpec:
     ``fit_env`` holds env arguments that the agent's *training* env takes instead of the
     study's (DetNet trains on SNRs drawn from a range and is tested at each SNR of the grid;
     a detector may train on faded blocks and be tested on a fixed channel); ``mismatch`` is
-    the grid's and cannot be among them."""
+    the grid's and cannot be among them. ``sweep`` holds constructor arguments swept as axes
+    of the grid (the iterations of ISTA, the layers of LISTA)."""
 
     cls: str | type
     knowledge: str
@@ -125,8 +144,10 @@ class AgentSpec:
     budgets: tuple[Budget, ...] | None = None
     mismatch: tuple[float, ...] | None = None
     fit_env: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_sweep(f"agent {self.label or self.cls!r}", self.sweep, self.kwargs, "kwargs")
         if "mismatch" in self.fit_env:
             raise StudyError(
                 f"agent {self.label or self.cls!r}: fit_env cannot set 'mismatch', the study's "
@@ -145,6 +166,14 @@ class AgentSpec:
             name = self.cls if isinstance(self.cls, str) else self.cls.__name__
             object.__setattr__(self, "label", name.rpartition(":")[2])
 
+    def axes(self) -> list[tuple[tuple[str, Any], ...]]:
+        """Every combination of the swept arguments (:func:`grid_axes`)."""
+        return grid_axes(self.sweep)
+
+    def at(self, axes: tuple[tuple[str, Any], ...]) -> AgentSpec:
+        """The agent at one point of its sweep: the swept arguments among its ``kwargs``."""
+        return replace(self, kwargs={**self.kwargs, **dict(axes)}, sweep={})
+
 
 @dataclass(frozen=True)
 class TrialKey:
@@ -158,21 +187,31 @@ class TrialKey:
     seed: int
     axes: tuple[tuple[str, Any], ...] = ()
     config: str = ""
+    agent_axes: tuple[tuple[str, Any], ...] = ()
 
     @property
     def id(self) -> str:
         """A stable string naming the trial in the result store."""
-        axes = "".join(
-            f"|{name}={value:g}"
-            if isinstance(value, int | float) and not isinstance(value, bool)
-            else f"|{name}={value}"
-            for name, value in self.axes
-        )
         return (
-            f"{self.env}{axes}|mismatch={self.mismatch:g}|{self.agent}"
+            f"{self.env}{_axes_text(self.axes)}|mismatch={self.mismatch:g}|{self.agent}"
+            f"{_axes_text(self.agent_axes)}"
             f"|steps={self.budget.steps},samples={self.budget.samples}|seed={self.seed}"
             f"|config={self.config}"
         )
+
+    def all_axes(self) -> dict[str, Any]:
+        """The env's and the agent's swept arguments, the agent's named ``agent.<name>``."""
+        return {**dict(self.axes), **{AGENT_AXIS + name: v for name, v in self.agent_axes}}
+
+
+def _axes_text(axes: tuple[tuple[str, Any], ...]) -> str:
+    """``|name=value`` for each swept argument (numbers in ``g`` format)."""
+    return "".join(
+        f"|{name}={value:g}"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else f"|{name}={value}"
+        for name, value in axes
+    )
 
 
 @dataclass(frozen=True)
@@ -227,12 +266,13 @@ class Study:
     def trials(self) -> list[TrialKey]:
         """Every trial of the study, in a fixed order."""
         return [
-            TrialKey(env.label, mismatch, agent.label, budget, seed, axes, config)
+            TrialKey(env.label, mismatch, agent.label, budget, seed, axes, config, agent_axes)
             for env in self.envs
             for agent in self.agents
             if agent.envs is None or env.label in agent.envs
             for config in [self.config_hash(env, agent)]
             for axes in env.axes()
+            for agent_axes in agent.axes()
             for mismatch in agent.mismatch or self.mismatch
             for budget in agent.budgets or self.budgets
             for seed in self.seeds
@@ -269,8 +309,7 @@ class Study:
         if unknown:
             raise StudyError(f"quick.agents: no agents labelled {sorted(unknown)} in the study")
         agents = tuple(
-            replace(a, kwargs={**a.kwargs, **overrides[a.label]}) if a.label in overrides else a
-            for a in self.agents
+            _quick_agent(a, overrides[a.label]) if a.label in overrides else a for a in self.agents
         )
         changes = {name: tuple(quick[name]) for name in ("seeds", "mismatch") if name in quick}
         if "budgets" in quick:
@@ -293,6 +332,14 @@ class Study:
                 "seed_offset": self.seed_offset,
             }
         )
+
+
+def _quick_agent(agent: AgentSpec, overrides: dict[str, Any]) -> AgentSpec:
+    """``agent`` with its quick overrides: constructor arguments, or for a swept one its
+    values."""
+    sweep = {name: tuple(v) for name, v in overrides.items() if name in agent.sweep}
+    kwargs = {name: v for name, v in overrides.items() if name not in agent.sweep}
+    return replace(agent, kwargs={**agent.kwargs, **kwargs}, sweep={**agent.sweep, **sweep})
 
 
 def _budgets(tables) -> tuple[Budget, ...]:
@@ -331,6 +378,7 @@ def _agent(table) -> AgentSpec:
         budgets=None if table.budgets is None else _budgets(table.budgets),
         mismatch=None if table.mismatch is None else tuple(table.mismatch),
         fit_env=dict(table.fit_env),
+        sweep={name: tuple(values) for name, values in table.sweep.items()},
     )
 
 

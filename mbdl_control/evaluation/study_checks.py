@@ -3,8 +3,8 @@
 The file's shape is checked when it is read (:mod:`.study_file`); this checks what needs the
 registry and the classes: env ids registered, every point of the grid constructible (so a bad
 env argument fails here, naming it, not in every trial), agent classes resolvable, their
-knowledge and arguments accepted (:func:`~.agent_factory.agent_problems`), their training
-envs (``fit_env``) constructible.
+knowledge and arguments (swept ones too) accepted (:func:`~.agent_factory.agent_problems`),
+their training envs (``fit_env``) constructible.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def study_problems(study: Study) -> list[str]:
     for agent in study.agents:
         labels = agent.envs or [env.label for env in study.envs]
         runs_on = next((made[label] for label in labels if made.get(label) is not None), None)
-        problems += agent_problems(agent, runs_on) + _fit_env_problems(study, agent)
+        problems += agent_problems(agent.at(agent.axes()[0]), runs_on)
+        problems += _fit_env_problems(study, agent)
     return problems
 
 

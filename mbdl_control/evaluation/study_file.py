@@ -58,6 +58,7 @@ class AgentTable(_Table):
     budgets: Annotated[list[BudgetTable], Field(min_length=1)] | None = None
     mismatch: Annotated[list[Mismatch], Field(min_length=1)] | None = None
     fit_env: dict[StrictStr, Any] = {}
+    sweep: dict[StrictStr, Annotated[list[Any], Field(min_length=1)]] = {}
 
     @validator("cls")
     @classmethod

@@ -136,7 +136,7 @@ def empty_row(study: Study, key: TrialKey) -> dict[str, Any]:
         study=study.name,
         env=key.env,
         env_id=study.env(key.env).id,
-        axes=json.dumps(dict(key.axes), sort_keys=True),
+        axes=json.dumps(key.all_axes(), sort_keys=True),
         mismatch=key.mismatch,
         agent=key.agent,
         agent_class=spec.cls
@@ -196,7 +196,7 @@ def _fit(study: Study, key: TrialKey) -> Fitted:
     """Build ``key``'s agent and fit it in its counted training env."""
     env_spec, agent_spec = study.env(key.env), study.agent(key.agent)
     fit_env = CountingEnv(_make(env_spec, key, agent_spec.fit_env), key.budget)
-    agent = build_agent(agent_spec, fit_env, key.seed)
+    agent = build_agent(agent_spec.at(key.agent_axes), fit_env, key.seed)
     start = time.perf_counter()
     report = agent.fit(fit_env, key.budget, key.seed) if hasattr(agent, "fit") else None
     seconds = time.perf_counter() - start
@@ -213,7 +213,12 @@ def _fitted(study: Study, key: TrialKey) -> Fitted:
     if not agent_spec.fit_env:
         return _fit(study, key)
     kwargs = {**env_spec.make_kwargs(key.mismatch, key.axes), **agent_spec.fit_env}
-    cache_key = (key.agent, key.config, json.dumps(kwargs, sort_keys=True, default=repr))
+    cache_key = (
+        key.agent,
+        key.agent_axes,
+        key.config,
+        json.dumps(kwargs, sort_keys=True, default=repr),
+    )
     cache_key += (key.budget, key.seed)
     if cache_key not in _fitted_agents:
         if len(_fitted_agents) >= FIT_CACHE_SIZE:
