@@ -30,6 +30,15 @@ from mbdl_control.models.mimo import (
 )
 from mbdl_control.models.mismatch import check_mismatch, perturb, relative_errors
 from mbdl_control.models.psd import symmetric_sqrt
+from mbdl_control.models.sparse import (
+    SparseLinearModel,
+    SparseStructure,
+    gaussian_sensing_matrix,
+    noise_std_for_snr,
+    psf_sensing_matrix,
+    require_sparse,
+    require_sparse_structure,
+)
 
 __all__ = [
     "CHANNEL_KINDS",
@@ -42,18 +51,25 @@ __all__ = [
     "LinearGaussianModel",
     "LinearStructure",
     "MIMOSystem",
+    "SparseLinearModel",
+    "SparseStructure",
     "check_mismatch",
     "complex_channel",
     "complex_vector",
+    "gaussian_sensing_matrix",
     "gray_bits",
     "linear_step",
+    "noise_std_for_snr",
     "perturb",
+    "psf_sensing_matrix",
     "quadratic_cost",
     "real_channel",
     "relative_errors",
     "require_channel",
     "require_linear_gaussian",
     "require_mimo",
+    "require_sparse",
+    "require_sparse_structure",
     "require_structure",
     "saturate",
     "symmetric_sqrt",
