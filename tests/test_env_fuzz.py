@@ -58,9 +58,10 @@ def sensible(domain: Domain) -> st.SearchStrategy[Any]:
     if isinstance(domain, Real):
         top = min(domain.maximum, SENSIBLE_SCALE)
         exclude_max = domain.open_maximum and top == domain.maximum
-        return st.floats(
+        reals = st.floats(
             domain.minimum, top, exclude_min=domain.open_minimum, exclude_max=exclude_max
         )
+        return reals | st.none() if domain.none_means else reals
     if isinstance(domain, RealOrRange):
         numbers = sensible(domain.numbers)
         return numbers | st.lists(numbers, min_size=2, max_size=2).map(sorted)
@@ -70,6 +71,7 @@ def sensible(domain: Domain) -> st.SearchStrategy[Any]:
 #: what some envs need of their arguments together, beyond each one's domain
 VALID_TOGETHER = {
     "mbdl/MIMODetection-v0": lambda kwargs: kwargs["antennas"] >= kwargs["users"],
+    "mbdl/SuperResolution-v0": lambda kwargs: kwargs["unknowns"] % kwargs["decimation"] == 0,
 }
 
 
@@ -147,13 +149,20 @@ def test_random_arguments_and_actions_keep_outputs_finite_or_refuse(env_id, kind
 
 
 def trajectory(env: Any, seed: int, steps: int = 8) -> list[np.ndarray]:
-    """Observations, rewards, states and costs of a seeded episode of in-space actions."""
+    """Observations, rewards, labels (states, signals) and costs of a seeded episode of
+    in-space actions."""
     env.action_space.seed(seed)
+    keys = env.unwrapped.label_keys
+
+    def labels(info: dict[str, Any]) -> list[np.ndarray]:
+        return [np.asarray(info[key]) for key in keys if key in info]  # none on a restart
+
     observation, info = env.reset(seed=seed)
-    trace = [observation, info["state"]]
+    trace = [observation, *labels(info)]
     for _ in range(steps):
         observation, reward, _, _, info = env.step(env.action_space.sample())
-        trace += [observation, np.asarray(reward), info["state"], np.asarray(info.get("cost", 0))]
+        trace += [observation, np.asarray(reward), *labels(info)]
+        trace.append(np.asarray(info.get("cost", 0)))
     return trace
 
 

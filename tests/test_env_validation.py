@@ -34,16 +34,23 @@ from mbdl_control.envs.arguments import (
 )
 
 ENV_IDS = sorted(ENV_SPECS)
-#: the envs whose actions are real vectors in a Box (the overflow and dtype tests read it);
-#: the detection envs' integer actions are tested in tests/test_isi_channel.py and
-#: tests/test_mimo_detection.py
-BOX_ACTION_IDS = [env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith("control:")]
+#: the envs whose actions are real vectors in a Box (the dtype tests read it): control inputs
+#: and sparse estimates; the detection envs' integer actions are tested in
+#: tests/test_isi_channel.py and tests/test_mimo_detection.py
+BOX_ACTION_IDS = [
+    env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith(("control:", "inverse:"))
+]
+#: the control envs, whose overflow tests read their state
+CONTROL_IDS = [env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith("control:")]
 #: numpy warns of the overflows a refused step computes; the refusal is what is tested
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 #: how a batched env is built when the argument tried is not its own
 BATCH = {"num_envs": 2}
 #: the other arguments some valid values need (an argument bounded by another one)
-VALID_WITH = {("mbdl/MIMODetection-v0", "antennas"): {"users": 1}}  # antennas >= users
+VALID_WITH = {
+    ("mbdl/MIMODetection-v0", "antennas"): {"users": 1},  # antennas >= users
+    ("mbdl/SuperResolution-v0", "unknowns"): {"decimation": 1},  # decimation divides unknowns
+}
 
 #: neither an integer nor a real number, whatever the domain
 NOT_NUMBERS = (
@@ -83,7 +90,8 @@ def _integer_bad_values(domain: Integer) -> Iterator[tuple[str, Any]]:
 
 def _real_bad_values(domain: Real) -> Iterator[tuple[str, Any]]:
     for value in (*NOT_NUMBERS, "0.5"):
-        yield "type", value
+        if value is not None or not domain.none_means:
+            yield "type", value
     for value in (*NON_FINITE, 10**400):
         yield "non-finite", value
     yield "range", domain.minimum - 1
@@ -147,7 +155,8 @@ def valid_values(domain: Domain) -> list[Any]:
         high = domain.maximum
         high = float(np.nextafter(high, -np.inf)) if domain.open_maximum else high
         middle = [1, np.float32(0.5), np.float64(0.5)]
-        return [low, high, *(value for value in middle if domain.contains(float(value)))]
+        optional = [None] if domain.none_means else []
+        return [low, high, *(value for value in middle if domain.contains(float(value))), *optional]
     if isinstance(domain, RealOrRange):
         numbers = valid_values(domain.numbers)
         return [*numbers, [numbers[0], numbers[1]], (numbers[0], numbers[0]), [numbers[2]] * 2]
@@ -333,7 +342,7 @@ def _zero_noise(env_id: str) -> dict[str, float]:
     return {"noise_std": 0.0} if "noise_std" in domains(env_id, "single") else {}
 
 
-@pytest.mark.parametrize("env_id", BOX_ACTION_IDS)
+@pytest.mark.parametrize("env_id", CONTROL_IDS)
 def test_an_overflowing_action_is_refused_and_leaves_the_state(env_id):
     env = gym.make(env_id, max_episode_steps=2, **_zero_noise(env_id))
     _, info = env.reset(seed=0)
@@ -350,7 +359,7 @@ def test_an_overflowing_action_is_refused_and_leaves_the_state(env_id):
     assert not truncated and env.step(zero)[3]  # nor counted towards the time limit
 
 
-@pytest.mark.parametrize("env_id", BOX_ACTION_IDS)
+@pytest.mark.parametrize("env_id", CONTROL_IDS)
 def test_batched_env_refuses_a_batch_with_an_overflowing_env(env_id):
     envs = gym.make_vec(env_id, 3, max_episode_steps=2, **_zero_noise(env_id))
     _, info = envs.reset(seed=0)

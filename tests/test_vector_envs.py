@@ -10,8 +10,8 @@ from mbdl_control.envs.control import LinearControlVectorEnv
 from mbdl_control.envs.normal_streams import NormalStreams
 
 ENV_IDS = sorted(ENV_SPECS)
-#: the control envs (the detection envs' batched twins are tested in tests/test_isi_channel.py
-#: and tests/test_mimo_detection.py)
+#: the control envs (the block envs' batched twins are tested in tests/test_isi_channel.py,
+#: tests/test_mimo_detection.py and tests/test_sparse_envs.py)
 CONTROL_IDS = [env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith("control:")]
 #: BLAS sums a batch's products in another order than one row's: equal to rounding
 CLOSE = {"rtol": 1e-12, "atol": 1e-12}

@@ -14,6 +14,12 @@ ENV_SPECS = {
     "mbdl/LQG-v0": ("control:LQGEnv", "control:LQGVectorEnv", 100),
     "mbdl/ISIChannel-v0": ("comms:ISIChannelEnv", "comms:ISIChannelVectorEnv", 1),
     "mbdl/MIMODetection-v0": ("comms:MIMODetectionEnv", "comms:MIMODetectionVectorEnv", 1),
+    "mbdl/SparseRecovery-v0": ("inverse:SparseRecoveryEnv", "inverse:SparseRecoveryVectorEnv", 1),
+    "mbdl/SuperResolution-v0": (
+        "inverse:SuperResolutionEnv",
+        "inverse:SuperResolutionVectorEnv",
+        1,
+    ),
 }
 
 

@@ -119,16 +119,20 @@ class Integer:
 @dataclass(frozen=True)
 class Real:
     """A finite real number in ``[minimum, maximum]`` (an open end where ``open_minimum`` or
-    ``open_maximum``); ints are real numbers, bools are not."""
+    ``open_maximum``); ints are real numbers, bools are not. With ``none_means``, ``None`` is
+    valid too and means that (a noiseless channel for an SNR)."""
 
     minimum: float = 0.0
     maximum: float = MAX_SCALE
     open_minimum: bool = False
     meaning: str = ""
     open_maximum: bool = False
+    none_means: str = ""
 
-    def check(self, name: str, value: Any) -> float:
-        """``value`` as a float, or a ``ValueError`` naming ``name``."""
+    def check(self, name: str, value: Any) -> float | None:
+        """``value`` as a float (``None`` where allowed), or a ``ValueError`` naming ``name``."""
+        if value is None and self.none_means:
+            return None
         number = _as_float(value)
         if number is None or not self.contains(number):
             raise ValueError(f"{name} must be {self.describe()}, got {shown(value)}")
@@ -142,7 +146,8 @@ class Real:
 
     def describe(self) -> str:
         """What is valid, as the error says it."""
-        return self.bounds_text() + _meaning(self.meaning)
+        text = self.bounds_text() + (f" or None ({self.none_means})" if self.none_means else "")
+        return text + _meaning(self.meaning)
 
     def bounds_text(self) -> str:
         """The interval, as an error says it."""

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from mbdl_control.blocks.riccati import lqr_steady_state
-from mbdl_control.envs.arguments import shown
+from mbdl_control.envs.actions import as_actions
 from mbdl_control.envs.base import PartiallyKnownEnv
 from mbdl_control.envs.control.linear_dynamics import LinearGaussianDynamics
 from mbdl_control.models import LinearGaussianModel, perturb
@@ -35,30 +35,6 @@ from mbdl_control.models import LinearGaussianModel, perturb
 def spectral_radius(matrix: np.ndarray) -> float:
     """``max |eig(M)|``."""
     return float(np.max(np.abs(np.linalg.eigvals(matrix))))
-
-
-#: numpy's dtype kinds of real numbers: floats, signed and unsigned integers
-REAL_KINDS = "fiu"
-
-
-def as_actions(name: str, actions: Any, space: gym.spaces.Space[Any]) -> np.ndarray:
-    """``actions`` as a new float64 array, or a ``ValueError`` naming ``name`` unless it is
-    an array of real numbers of ``space``'s shape, all finite. ``np.asarray(..., float64)``
-    alone would parse strings and drop imaginary parts; a bool is no input either."""
-    try:
-        array = np.asarray(actions)
-    except ValueError:  # a ragged nesting of lists
-        raise ValueError(f"{name} must be an array for {space}, got {shown(actions)}") from None
-    if array.dtype.kind not in REAL_KINDS:
-        raise ValueError(
-            f"{name} must hold real numbers (floats or integers) for {space}, got dtype "
-            f"{array.dtype}: {shown(actions)}"
-        )
-    if array.shape != space.shape:
-        raise ValueError(f"{name} must have shape {space.shape}, got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array}")
-    return np.array(array, dtype=np.float64)
 
 
 def overflow_message(name: str, actions: np.ndarray, overflows: dict[str, np.ndarray]) -> str:

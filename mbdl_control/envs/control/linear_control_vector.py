@@ -16,7 +16,7 @@ returns the reset observation, reward 0 and the reset info, and ignores the env'
 its ``_key`` mask. The models, ``oracle()``, ``performance_bound()`` and
 ``mismatch_report()`` are those of the single env built with the same arguments, which the
 single env checks. Actions are checked as the single env checks them
-(:func:`~mbdl_control.envs.control.linear_control.as_actions`); a batch in which one env's
+(:func:`~mbdl_control.envs.actions.as_actions`); a batch in which one env's
 step would overflow is refused whole, naming those envs: no state changes (the step's noise
 is drawn all the same).
 """
@@ -27,12 +27,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mbdl_control.envs.actions import as_actions
 from mbdl_control.envs.batched import BatchedEnv
-from mbdl_control.envs.control.linear_control import (
-    LinearControlEnv,
-    as_actions,
-    overflow_message,
-)
+from mbdl_control.envs.control.linear_control import LinearControlEnv, overflow_message
 from mbdl_control.envs.normal_streams import NormalStreams
 
 
