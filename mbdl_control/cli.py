@@ -54,8 +54,8 @@ def demo(
     console = Console()
     with console.status(f"evaluating on {env} ({episodes} episodes) ..."):
         rows = run_demo(env, mismatch, episodes, seed)
-    # error rates span decades: significant digits, not decimals
-    form = ".3g" if domain == "comms" else ".3f"
+    # error rates and squared errors span decades: significant digits, not decimals
+    form = ".3f" if domain == "control" else ".3g"
     table = Table(title=f"{env}, mismatch {mismatch}: cost per step over {episodes} episodes")
     for column in (
         "agent",

@@ -42,7 +42,7 @@ def test_agents_get_exactly_the_knowledge_they_declare(env):
 
 def test_factory_errors_name_the_problem(env):
     with pytest.raises(
-        StudyError, match="unknown agent class 'Kalman'; valid: \\['BCJR', 'BCJRNet', 'COCP'"
+        StudyError, match=r"unknown agent class 'Kalman'; valid: \['ADMM', 'BCJR', 'BCJRNet'"
     ):
         resolve_agent_class("Kalman")
     with pytest.raises(StudyError, match="cannot import agent class 'nowhere:Agent'"):

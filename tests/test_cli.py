@@ -239,3 +239,12 @@ def test_the_demo_oracle_sees_the_truth_whatever_the_mismatch():
     assert exact[0].result.episode_costs.tolist() == estimated[0].result.episode_costs.tolist()
     # the detectors on the estimate do worse with a worse estimate
     assert estimated[2].result.mean_cost > exact[2].result.mean_cost
+
+
+def test_demo_of_sparse_recovery_shows_the_lasso_solvers():
+    outcome = runner.invoke(
+        app, ["demo", "--env", "mbdl/SuperResolution-v0", "--mismatch", "0.3", "--episodes", "5"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    for name in ("oracle", "ISTA", "FISTA", "ADMM", "bound on the expected cost"):
+        assert name in outcome.output

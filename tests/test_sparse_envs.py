@@ -451,7 +451,6 @@ def test_the_bound_at_the_defaults_has_the_documented_precision():
 
 
 def test_the_oracle_is_no_better_than_the_bound():
-    pytest.importorskip("mbdl_control.agents.model_based.sparse_solvers")  # written apart
     env = gym.make(RECOVERY, measurements=30, unknowns=60, snr_db=20.0)
     oracle = env.unwrapped.oracle()
     assert oracle.spectrum.knowledge == "true"

@@ -9,15 +9,20 @@ from mbdl_control.agents.model_based.lqr import LQR, SaturatedLQR
 from mbdl_control.agents.model_based.mpc import MPC
 from mbdl_control.agents.model_based.sdr import SemidefiniteRelaxation
 from mbdl_control.agents.model_based.sionna_detectors import ExpectationPropagation, KBest
+from mbdl_control.agents.model_based.sparse_solvers import ADMM, FISTA, ISTA, DebiasedLASSO
 from mbdl_control.agents.model_based.sphere_decoder import SphereDecoder
 from mbdl_control.agents.model_based.viterbi import Viterbi
 
 __all__ = [
+    "ADMM",
     "BCJR",
     "COCP",
+    "FISTA",
+    "ISTA",
     "LQG",
     "LQR",
     "MPC",
+    "DebiasedLASSO",
     "ExpectationPropagation",
     "KBest",
     "LinearMMSE",

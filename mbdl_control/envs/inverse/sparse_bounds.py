@@ -33,7 +33,7 @@ estimate (:class:`SupportMean`). With the envs' draws (``bound_draws``), on one 
 ``mbdl/SparseRecovery-v0`` at its defaults (250 × 500, ``p = 0.1``, 1000 supports) has a
 relative standard error of 0.03 % from 20 to 40 dB (noiseless: 0, every ``H_S`` drawn having
 full column rank), in 0.2 s; ``mbdl/SuperResolution-v0`` at its defaults (128 points,
-decimation 4, width 2, ``p = 0.05``, 30 dB, 10⁵ supports) 1.4 %, in 0.35 s: its genie's
+decimation 2, width 1.5, ``p = 0.05``, 30 dB, 10⁵ supports) 1.1 %: its genie's
 error comes mostly from rare supports with spikes a sample or two apart. The work grows as
 ``draws · (m k² + min(m, k)³)``.
 """

@@ -113,8 +113,10 @@ class SparseRecoveryEnv(SparseInverseEnv):
     ## Oracle and Bound
 
     ``oracle()``: ``mbdl_control.agents.model_based.sparse_solvers.DebiasedLASSO(true_model,
-    knowledge="true")``, LASSO (by FISTA) on the true ``H``, then least squares on the
-    support it finds: least squares on the true support where it finds it.
+    knowledge="true")``: LASSO (by FISTA) on the true ``H``, its support refined, then the
+    posterior mean on that support: the genie's estimate wherever it finds the support
+    (noiseless: least squares on the true support, every signal recovered to about
+    −220 dB).
     ``performance_bound()``: the genie (support-aware) MMSE, ``E_S tr((I +
     H_SᵀH_S/σ²)⁻¹) / (p·n)``, below every estimator's expected cost
     (:mod:`~mbdl_control.envs.inverse.sparse_bounds`), by Monte Carlo over 1000 supports
