@@ -33,7 +33,7 @@ import argparse
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import cvxpy as cp
 import gymnasium as gym
@@ -42,15 +42,7 @@ from threadpoolctl import threadpool_limits
 
 import mbdl_control  # noqa: F401  (registers the envs)
 from mbdl_control.agents import ADMM, FISTA, ISTA
-from mbdl_control.blocks.sparse_iterations import (
-    admm,
-    admm_iteration,
-    admm_matrices,
-    ista,
-    ista_iteration,
-    lipschitz_step,
-    momentum_weights,
-)
+from mbdl_control.blocks.sparse_iterations import admm_iterates, ista_iterates, lipschitz_step
 from mbdl_control.envs.inverse.inverse_dynamics import SparseDynamics
 from mbdl_control.models import SparseLinearModel, noise_std_for_snr
 
@@ -80,54 +72,24 @@ def nmse_db(estimates: np.ndarray, signals: np.ndarray) -> float:
     return float(10 * np.log10(np.sum((estimates - signals) ** 2) / np.sum(signals**2)))
 
 
-def ista_iterates(x: np.ndarray, sensing: np.ndarray, momentum: bool) -> Iterator[np.ndarray]:
-    """Every iterate of :func:`~mbdl_control.blocks.sparse_iterations.ista` (``λ``, step
-    ``1/‖H‖²``), in one pass."""
-    step = lipschitz_step(sensing)
-    matched, gram = step * (x @ sensing), step * (sensing.T @ sensing)
-    estimate = previous = np.zeros((len(x), sensing.shape[1]))
-    weights = momentum_weights(CURVE_ITERATIONS[-1]) if momentum else [0.0] * CURVE_ITERATIONS[-1]
-    for weight in weights:
-        point = estimate + weight * (estimate - previous)
-        previous = estimate
-        estimate = ista_iteration(point, lambda s: s + matched - s @ gram, step * REGULARIZATION)
-        yield estimate
-
-
-def admm_iterates(x: np.ndarray, sensing: np.ndarray, penalty: float) -> Iterator[np.ndarray]:
-    """Every iterate of :func:`~mbdl_control.blocks.sparse_iterations.admm`, in one pass."""
-    input_matrix, feedback = admm_matrices(sensing, penalty)
-    direct = x @ input_matrix.T
-    z = u = np.zeros((len(x), sensing.shape[1]))
-    for _ in range(CURVE_ITERATIONS[-1]):
-        z, u = admm_iteration(z, u, lambda v: direct + v @ feedback.T, REGULARIZATION / penalty)
-        yield z
-
-
 def curve(model: SparseLinearModel) -> None:
+    """NMSE against iterations, every iterate scored in one pass of each solver."""
     x, s = signals_of(model, CURVE_SIGNALS, seed=1)
     penalty = ADMM(model, regularization=REGULARIZATION).penalty
+    step, last = lipschitz_step(model.sensing), CURVE_ITERATIONS[-1]
     passes = {
-        "ISTA": ista_iterates(x, model.sensing, momentum=False),
-        "FISTA": ista_iterates(x, model.sensing, momentum=True),
-        f"ADMM (rho = {penalty:g})": admm_iterates(x, model.sensing, penalty),
+        "ISTA": ista_iterates(x, model.sensing, REGULARIZATION, step, last),
+        "FISTA": ista_iterates(x, model.sensing, REGULARIZATION, step, last, momentum=True),
+        f"ADMM (rho = {penalty:g})": admm_iterates(x, model.sensing, REGULARIZATION, penalty, last),
     }
-    last = {
-        "ISTA": ista(x, model.sensing, REGULARIZATION, lipschitz_step(model.sensing), 1024),
-        "FISTA": ista(x, model.sensing, REGULARIZATION, lipschitz_step(model.sensing), 1024, True),
-    }
-    last[f"ADMM (rho = {penalty:g})"] = admm(x, model.sensing, REGULARIZATION, penalty, 1024)
     print(f"## NMSE (dB) against iterations, {CURVE_SIGNALS} noiseless signals, λ = 0.01\n")
     print("| method | " + " | ".join(map(str, CURVE_ITERATIONS)) + " | iterations to -30 dB |")
     print("|---|" + "---|" * (len(CURVE_ITERATIONS) + 1))
     for name, iterates in passes.items():
-        errors = []
-        for estimate in iterates:
-            errors.append(nmse_db(estimate, s))
-        np.testing.assert_allclose(estimate, last[name], rtol=0, atol=1e-12)
+        errors = [nmse_db(estimate, s) for estimate in iterates]
         reached = next((k + 1 for k, e in enumerate(errors) if e <= TARGET_DB), None)
         cells = " | ".join(f"{errors[k - 1]:.1f}" for k in CURVE_ITERATIONS)
-        print(f"| {name} | {cells} | {reached or '> 1024'} |")
+        print(f"| {name} | {cells} | {reached or f'> {last}'} |")
     print()
 
 

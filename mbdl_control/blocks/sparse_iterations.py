@@ -45,7 +45,8 @@ down as ``1/λ``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,16 +134,16 @@ class Resolvent:
         return (v - ((v @ self.right) * shrink) @ self.right.T) / penalty
 
 
-def ista(
+def ista_iterates(
     measurements: np.ndarray,
     sensing: np.ndarray,
     regularization: float,
     step: float,
     iterations: int,
     momentum: bool = False,
-) -> np.ndarray:
-    """``iterations`` of ISTA (FISTA with ``momentum``) from ``s_0 = 0`` on rows of
-    ``measurements`` ``(B, m)``: the estimates ``(B, n)``."""
+) -> Iterator[np.ndarray]:
+    """The estimates ``(B, n)`` after each of ``iterations`` of ISTA (FISTA with
+    ``momentum``) from ``s_0 = 0`` on rows of ``measurements`` ``(B, m)``."""
     matched = step * (measurements @ sensing)  # μHᵀx per row
     gram = step * (sensing.T @ sensing)
     threshold = step * regularization
@@ -153,7 +154,45 @@ def ista(
         point = estimate + weight * (estimate - previous) if weight else estimate
         previous = estimate
         estimate = ista_iteration(point, lambda s: s + matched - s @ gram, threshold)
-    return estimate
+        yield estimate
+
+
+def admm_iterates(
+    measurements: np.ndarray,
+    sensing: np.ndarray,
+    regularization: float,
+    penalty: float,
+    iterations: int,
+) -> Iterator[np.ndarray]:
+    """The estimates ``z`` ``(B, n)`` after each of ``iterations`` of ADMM from
+    ``z_0 = u_0 = 0`` on rows of ``measurements`` ``(B, m)``."""
+    input_matrix, feedback = admm_matrices(sensing, penalty)
+    direct = measurements @ input_matrix.T
+    z = np.zeros((len(measurements), sensing.shape[1]))
+    u = np.zeros_like(z)
+    for _ in range(iterations):
+        z, u = admm_iteration(z, u, lambda v: direct + v @ feedback.T, regularization / penalty)
+        yield z
+
+
+def _last(iterates: Iterator[np.ndarray], start: np.ndarray) -> np.ndarray:
+    """The last of ``iterates`` (``start`` if there are none)."""
+    return next(iter(deque(iterates, maxlen=1)), start)
+
+
+def ista(
+    measurements: np.ndarray,
+    sensing: np.ndarray,
+    regularization: float,
+    step: float,
+    iterations: int,
+    momentum: bool = False,
+) -> np.ndarray:
+    """``iterations`` of ISTA (FISTA with ``momentum``) from ``s_0 = 0``: the last of
+    :func:`ista_iterates`."""
+    start = np.zeros((len(measurements), sensing.shape[1]))
+    iterates = ista_iterates(measurements, sensing, regularization, step, iterations, momentum)
+    return _last(iterates, start)
 
 
 def admm(
@@ -163,12 +202,6 @@ def admm(
     penalty: float,
     iterations: int,
 ) -> np.ndarray:
-    """``iterations`` of ADMM from ``z_0 = u_0 = 0`` on rows of ``measurements`` ``(B, m)``:
-    the estimates ``z`` ``(B, n)``."""
-    input_matrix, feedback = admm_matrices(sensing, penalty)
-    direct = measurements @ input_matrix.T
-    z = np.zeros((len(measurements), sensing.shape[1]))
-    u = np.zeros_like(z)
-    for _ in range(iterations):
-        z, u = admm_iteration(z, u, lambda v: direct + v @ feedback.T, regularization / penalty)
-    return z
+    """``iterations`` of ADMM from ``z_0 = u_0 = 0``: the last of :func:`admm_iterates`."""
+    start = np.zeros((len(measurements), sensing.shape[1]))
+    return _last(admm_iterates(measurements, sensing, regularization, penalty, iterations), start)
