@@ -23,6 +23,7 @@ action of the suite gets), whose squared error stays finite; anything else raise
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -55,6 +56,16 @@ def overflow_error(name: str, estimates: np.ndarray) -> ValueError:
         f"{name} {estimates} would make the cost non-finite (overflow): estimates must keep "
         "||estimate - signal||^2 / (p n) finite; the signal waits for a valid answer"
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _genie_mmse(
+    sensing: bytes, shape: tuple[int, int], sparsity: float, noise_std: float, draws: int
+) -> float:
+    """:func:`genie_mmse` of a model, cached per process: each env a study makes computes its
+    bound, and the Monte Carlo over supports is the same for every env of one truth."""
+    matrix = np.frombuffer(sensing, dtype=np.float64).reshape(shape)
+    return genie_mmse(SparseLinearModel(matrix, sparsity, noise_std), draws).mean
 
 
 class SparseInverseEnv(PartiallyKnownEnv):
@@ -128,7 +139,9 @@ class SparseInverseEnv(PartiallyKnownEnv):
         return DebiasedLASSO(self.true_model, knowledge="true")
 
     def _compute_bound(self, horizon: int) -> float | None:
-        return genie_mmse(self.true_model, self.bound_draws).mean
+        model = self.true_model
+        key = (model.sensing.tobytes(), model.sensing.shape, model.sparsity, model.noise_std)
+        return _genie_mmse(*key, self.bound_draws)
 
     def _render_text(self) -> str:
         """The measurements received and the last estimate's score; the ``rgb_array`` frame
