@@ -28,6 +28,9 @@ CHEAP_FIT = {
     "DetNet": {"layers": 2, "iterations": 2},
     "DeepSIC": {"iterations": 2},
     "MLPDetector": {"iterations": 2},
+    "PlugAndPlayADMM": {"admm_iterations": 2, "iterations": 2},
+    "ConvolutionalRecovery": {"iterations": 2},
+    "MLPRecovery": {"iterations": 2},
 }
 #: every env an agent of the library may be built for, made small
 ENVS = {

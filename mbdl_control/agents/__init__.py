@@ -34,8 +34,11 @@ AGENTS = {
     "ViterbiNet": ".dnn_aided.viterbinet",
     "BCJRNet": ".dnn_aided.viterbinet",
     "DeepSIC": ".dnn_aided.deepsic",
+    "PlugAndPlayADMM": ".dnn_aided.pnp_admm",
     "SBRNN": ".deep_learning.sbrnn",
     "MLPDetector": ".deep_learning.mlp_detector",
+    "ConvolutionalRecovery": ".deep_learning.sparse_networks",
+    "MLPRecovery": ".deep_learning.sparse_networks",
 }
 
 __getattr__, _dir_agents = lazy_exports(__name__, AGENTS)

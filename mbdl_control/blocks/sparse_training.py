@@ -81,6 +81,20 @@ def nmse(estimates: torch.Tensor, signals: torch.Tensor) -> torch.Tensor:
     return ((estimates - signals) ** 2).sum() / energy
 
 
+def convolutions(channels: int, hidden_layers: int, kernel: int) -> nn.Sequential:
+    """``(B, 1, n) → (B, 1, n)``: ``hidden_layers`` ReLU convolutions of ``channels`` maps
+    and ``kernel`` taps along the signal's index (zero padded, the length kept), then one
+    convolution back to a single map: the denoiser of plug-and-play ADMM and the body of the
+    end-to-end convolutional network."""
+    modules: list[nn.Module] = []
+    inputs = 1
+    for _ in range(hidden_layers):
+        modules += [nn.Conv1d(inputs, channels, kernel, padding="same"), nn.ReLU()]
+        inputs = channels
+    modules.append(nn.Conv1d(inputs, 1, kernel, padding="same"))
+    return nn.Sequential(*modules)
+
+
 class LearnedSparseRecovery(BaseAgent):
     """A sparse-recovery agent whose network learns from labelled signals (module docstring).
 

@@ -1,6 +1,7 @@
 """DNN-aided inference: the model-based algorithm kept, a network learns the part of the model
 it lacks (ViterbiNet and BCJRNet: the trellis with a learned per-time likelihood; DeepSIC:
-soft interference cancellation with a learned soft detector per stream and iteration).
+soft interference cancellation with a learned soft detector per stream and iteration;
+plug-and-play ADMM: the LASSO's proximal step replaced by a learned denoiser).
 
 The names load lazily (:func:`~mbdl_control.core.lazy.lazy_exports`): importing the learned
 likelihood alone does not import the trellis."""
@@ -13,6 +14,7 @@ _EXPORTS = {
     "ViterbiNet": ".viterbinet",
     "GaussianMixture": ".learned_likelihood",
     "LearnedLikelihood": ".learned_likelihood",
+    "PlugAndPlayADMM": ".pnp_admm",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

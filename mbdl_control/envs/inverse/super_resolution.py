@@ -112,7 +112,7 @@ class SuperResolutionEnv(SparseInverseEnv):
     (:mod:`~mbdl_control.envs.inverse.sparse_bounds`), by Monte Carlo over 10⁵ supports
     (``bound_draws``), stratified by the support's size: relative standard error about
     1.1 %, the genie's error coming mostly from rare supports with spikes a sample or two
-    apart. At the defaults about −37.4 dB, where the oracle reaches about −13 dB: spikes a
+    apart. At the defaults about −37.4 dB, where the oracle reaches about −12 dB: spikes a
     fine sample or two apart are not resolved by any LASSO solver. Least squares on the true
     support is no yardstick here: close spikes make ``H_SᵀH_S`` nearly singular, and its
     expected error, dominated by them, is astronomically large.
