@@ -1,11 +1,12 @@
 """Deep unfolding: an iterative model-based algorithm unrolled into layers whose parameters are
-learned end to end (DetNet: projected gradient descent on the MIMO least squares).
+learned end to end (DetNet: projected gradient descent on the MIMO least squares; LISTA:
+ISTA on the LASSO; unfolded ADMM).
 
 The names load lazily (:func:`~mbdl_control.core.lazy.lazy_exports`): they import torch."""
 
 from mbdl_control.core.lazy import lazy_exports
 
-_EXPORTS = {"DetNet": ".detnet"}
+_EXPORTS = {"DetNet": ".detnet", "LISTA": ".lista", "UnfoldedADMM": ".unfolded_admm"}
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -2,5 +2,6 @@
 
 from mbdl_control.agents.learned_optimizer.cocp import LearnedCOCP
 from mbdl_control.agents.learned_optimizer.kalman import LearnedNoiseKalman, LearnedNoiseLQG
+from mbdl_control.agents.learned_optimizer.sparse import LearnedADMM, LearnedISTA
 
-__all__ = ["LearnedCOCP", "LearnedNoiseKalman", "LearnedNoiseLQG"]
+__all__ = ["LearnedADMM", "LearnedCOCP", "LearnedISTA", "LearnedNoiseKalman", "LearnedNoiseLQG"]
