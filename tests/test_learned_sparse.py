@@ -121,8 +121,8 @@ def test_the_two_learned_scalars_reach_the_optimum_of_a_brute_force_grid(cls, gr
         for estimates in grid(data, model.sensing, 8)
     )
     trained = nmse_db(agent, data)
-    assert trained < nmse_db(cls(model, layers=8), data) - 1.0
-    assert trained < best + 0.1
+    assert trained < nmse_db(cls(model, layers=8), data) - 1.5
+    assert trained < best + 0.02  # measured: ISTA 0.001 dB above, ADMM 0.04 dB below
     for name, value in agent.hyperparameters().items():
         assert abs(np.log(value / before[name])) > 0.2, name
 
@@ -135,7 +135,9 @@ def test_training_improves_on_the_nominal_start_and_moves_the_hyperparameters(ke
     test = signals(SPARSE, SMALL, 500, seed=99)
     start = nmse_db(agent, test)
     agent.fit(env, Budget(1000, 1000), seed=0)
-    assert nmse_db(agent, test) < start - 0.5
+    # measured: ISTA -3.9 → -6.0 dB, ADMM -11.1 → -13.8, per layer -10.5 → -13.3, matrices
+    # -10.5 → -13.5
+    assert nmse_db(agent, test) < start - 1.5
     for name, value in agent.hyperparameters().items():
         assert np.abs(np.log(value / before[name])).max() > 0.05, name
 
@@ -150,9 +152,9 @@ def test_trained_on_the_true_system_it_beats_its_start_on_a_wrong_nominal_model(
     test = signals(SPARSE, mismatched, 500, seed=99)
     start = nmse_db(agent, test)
     agent.fit(env, Budget(1000, 1000), seed=0)
-    # measured: ISTA -3.4 → -4.9 dB, ADMM -7.7 → -7.8, per layer -8.0, matrices -8.6 (ADMM
-    # on the true H: -10.5)
-    assert nmse_db(agent, test) < start - 0.1
+    # measured: ISTA -3.4 → -5.0 dB, ADMM -7.5 → -7.8, per layer -7.7 → -8.0, matrices
+    # -7.7 → -8.3 (ADMM on the true H: -11.1)
+    assert nmse_db(agent, test) < start - 0.25
 
 
 def test_a_training_that_does_worse_keeps_the_algorithm_it_started_as():
@@ -222,20 +224,31 @@ def test_a_saved_agent_recovers_identically_one_signal_and_a_batch(key, tmp_path
     assert loaded.hyperparameters().keys() == agent.hyperparameters().keys()
 
 
-def test_spectrum_and_learned_parameter_counts():
+def test_spectrum_learned_parameter_counts_and_hyperparameters():
     model = gym.make(SPARSE, **SMALL).unwrapped.nominal_model
     expected = {
-        "LearnedISTA": ("learned-optimizer", 2),
-        "LearnedADMM": ("learned-optimizer", 2),
-        "UnfoldedADMM": ("deep-unfolding", 2 * 8),
-        "UnfoldedADMM-matrices": ("deep-unfolding", 8 * (40 * 20 + 40 * 40 + 1)),
+        "LearnedISTA": ("learned-optimizer", 2, {"step": (), "threshold": ()}),
+        "LearnedADMM": ("learned-optimizer", 2, {"regularization": (), "penalty": ()}),
+        "UnfoldedADMM": ("deep-unfolding", 2 * 8, {"regularization": (8,), "penalty": (8,)}),
+        "UnfoldedADMM-matrices": (
+            "deep-unfolding",
+            8 * (40 * 20 + 40 * 40 + 1),
+            {"threshold": (8,)},
+        ),
     }
-    for key, (family, count) in expected.items():
+    for key, (family, count, shapes) in expected.items():
         agent = build(key, model)
         assert type(agent).knowledge_options == ("nominal",)
         assert (agent.spectrum.family, agent.spectrum.knowledge) == (family, "nominal")
         # the base class's checkpoint adds the input scaling (0, 1): two more numbers
         assert agent.spectrum.n_parameters == count + 2
+        hyperparameters = agent.hyperparameters()
+        assert {name: np.shape(value) for name, value in hyperparameters.items()} == shapes
+        if family == "learned-optimizer":  # reported next to the cost by evaluate()
+            diagnostics = agent.diagnostics()
+            assert diagnostics["training_diverged"] == 0.0
+            for name, value in hyperparameters.items():
+                assert diagnostics[f"learned_{name}"] == value
 
 
 # --- bad arguments ----------------------------------------------------------------------

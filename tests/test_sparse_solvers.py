@@ -13,8 +13,8 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from mbdl_control.agents import ADMM, FISTA, ISTA, BaseAgent, DebiasedLASSO
-from mbdl_control.agents.model_based.sparse_solvers import PENALTY_PER_REGULARIZATION
 from mbdl_control.blocks.sparse_iterations import (
+    PENALTY_PER_REGULARIZATION,
     Resolvent,
     admm,
     admm_matrices,

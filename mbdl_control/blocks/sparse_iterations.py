@@ -54,6 +54,10 @@ import numpy as np
 
 #: ``λ`` where the noise gives none (noiseless measurements; unit-variance non-zeros)
 NOISELESS_LAMBDA = 0.01
+#: ADMM's default penalty ``ρ`` per unit of ``λ``, measured best or near best at 16–32
+#: iterations on the LISTA benchmark at every SNR
+#: (:mod:`mbdl_control.agents.model_based.sparse_solvers`)
+PENALTY_PER_REGULARIZATION = 3.0
 
 Array = Any  # a numpy array or a torch tensor
 
@@ -132,6 +136,11 @@ class Resolvent:
         """``(HᵀH + ρI)⁻¹v`` for rows ``v`` ``(B, n)``; ``ρ`` a positive scalar (or tensor)."""
         shrink = self.squares / (self.squares + penalty)
         return (v - ((v @ self.right) * shrink) @ self.right.T) / penalty
+
+    def least_squares(self, matched: Array, penalty: Array) -> Callable[[Array], Array]:
+        """ADMM's ``s``-update ``v ↦ (HᵀH + ρI)⁻¹(Hᵀx + ρv)``, ``matched`` the rows ``Hᵀx``
+        (for :func:`admm_iteration`)."""
+        return lambda v: self.apply(matched + penalty * v, penalty)
 
 
 def ista_iterates(

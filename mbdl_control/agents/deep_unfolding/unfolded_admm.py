@@ -23,47 +23,46 @@ Unfolding frees them layer by layer:
   ``ε`` (``matrix_rate``) times learned corrections ``D¹_k``, ``D²_k`` that start at 0, so
   that Adam moves them ``ε`` times as fast as the thresholds: one learning rate cannot serve
   both (on the benchmark below, Adam at 3e-4 or 1e-3 on everything lost to the start, while
-  the thresholds learn at about 1e-2). ``ε = 5e-3`` gives the matrices 1e-4.
+  the thresholds learn at 1e-2 to 1e-1). ``ε = 1e-3`` gives the matrices 1e-4.
 
 Both start as ADMM on the nominal ``H`` with ``λ`` (:func:`lasso_lambda` of the model's
 noise, or ``regularization``) and ``ρ`` (``penalty``, 0.1), ``starts_as_algorithm``, so early
 stopping keeps plain ADMM unless training does better on the held-out signals. The start
 matters: the model-based ADMM's ``ρ = 3λ`` (0.03 on the benchmark) is better untrained
 (−30.3 dB against −28.6 at 16 iterations), but from it the same recipe trains the per-layer
-scalars to −38.0 dB (−40.3 with 1000 steps) against −42.0 from ``ρ = 0.1``, and the matrices
-to −35.0 against −37.8; on the PSF the two starts nearly coincide (``3λ = 0.107``). The loss
-is the normalized squared error of the last layer (:mod:`mbdl_control.blocks.sparse_training`)
-on the env's labelled signals, i.e. from the true system while the weights start on the
-nominal ``H``.
+scalars to −39.0 dB against −43.8 from ``ρ = 0.1``, and the matrices to −36.5 against −40.4;
+on the PSF the two starts nearly coincide (``3λ = 0.107``). The loss is the normalized
+squared error of the last layer (:mod:`mbdl_control.blocks.sparse_training`) on the env's
+labelled signals, i.e. from the true system while the weights start on the nominal ``H``.
 
-**Recipe** (defaults): Adam at 0.02 (2 % of a scalar a step), annealed to 0 on a cosine,
-500 steps of 64 signals, a tenth held out. ``iterations=50`` is the quick recipe.
+**Recipe** (defaults): Adam at 0.1 (10 % of a scalar a step), annealed to 0 on a cosine,
+500 steps of 64 signals, a tenth held out. ``iterations=100`` is the quick recipe (with 1000
+signals: −40.3 dB per-layer and −38.0 with matrices on the benchmark, 1–7 s).
 
 **Measured** (one core; 1000 fresh test signals; NMSE in dB; ``K = 16``; trained with
 100 / 1000 / 10⁴ labelled signals; ADMM at ``ρ = 0.1`` on the nominal ``H`` for 16
 iterations, and the LASSO itself, i.e. ADMM run 1000; the settings of
-:mod:`mbdl_control.agents.learned_optimizer.sparse`):
+:mod:`mbdl_control.agents.learned_optimizer.sparse`, where learned ADMM, one ``λ`` and one
+``ρ`` for all iterations, gets −34.2, −14.2, −12.9 and −8.9 dB with 10⁴ signals):
 
 ======================  =====  =====  =====================  =====================
 setting                  ADMM  LASSO  per-layer λ_k, ρ_k     per-layer matrices
 ======================  =====  =====  =====================  =====================
-benchmark 250 × 500     −28.6  −35.6  −40.3 / −41.4 / −42.0  −30.9 / −34.0 / −37.8
-PSF, mismatch 0         −12.0  −13.6  −13.8 / −13.8 / −13.9  −12.0 / −12.1 / −12.4
-PSF, mismatch 0.1       −11.7  −12.3  −13.0 / −13.0 / −13.0  −11.8 / −11.9 / −12.2
-PSF, mismatch 0.3        −8.7   −8.9   −9.4 / −9.5 / −9.5     −9.0 /  −9.3 /  −9.7
+benchmark 250 × 500     −28.6  −35.6  −41.6 / −43.3 / −43.8  −35.3 / −37.9 / −40.4
+PSF, mismatch 0         −12.0  −13.6  −14.1 / −13.9 / −14.0  −12.0 / −12.1 / −12.4
+PSF, mismatch 0.1       −11.7  −12.3  −13.4 / −13.5 / −13.6  −11.8 / −11.9 / −12.2
+PSF, mismatch 0.3        −8.7   −8.9  −10.0 / −10.4 / −10.8   −9.0 /  −9.3 /  −9.7
 ======================  =====  =====  =====================  =====================
 
-The per-layer scalars beat the LASSO they start from by 6 dB on the benchmark (their ``λ_k``
-fall from about 0.02 in the first layers to 0.005–0.008 in the last, while ``ρ_k`` rises
-from 0.05 to about 0.1: a schedule that the shared pair of the learned ADMM, −33.8 dB, cannot
-follow), and by 0.6–0.7 dB on the PSF at mismatch 0.1 and 0.3 (0.9–1.3 dB beyond ADMM's 16
-iterations on the nominal PSF; on the true PSF they give −12.0). The free matrices do worse:
-they overfit 10⁴ signals. On the benchmark (6·10⁶ parameters) after 300 steps at 1e-4 they
-give −38.8 dB on the training signals against −35.0 held out, while the thresholds alone
-reach −38.2 held out; on the PSF (4·10⁵ parameters) −14.0 against −12.4 at mismatch 0, −10.9
-against −9.7 at 0.3 (3000 steps end at −12.4 and −9.9 held out). Training takes 14–16 s
-(scalars) and 28–34 s (matrices) on the benchmark, 4–6 s on the PSF (CPU time, drawing the
-data included).
+The per-layer scalars beat the LASSO they start from by 8 dB on the benchmark (a two-phase
+schedule: ``λ_k ≈ 0.015``, ``ρ_k ≈ 0.05`` in the first eleven layers, then ``λ_k ≈ 0.005``,
+``ρ_k ≈ 0.15``), and at mismatch 0.1 and 0.3 they gain 1.2 and 1.9 dB over the LASSO on the
+nominal PSF, part of the way to the true PSF's −13.6 (ADMM on it: −12.0 in 16 iterations).
+The free matrices do worse: they overfit 10⁴ signals. On the benchmark (6·10⁶ parameters)
+they end at −46.8 dB on their 9000 training signals against −40.4 on fresh ones; on the PSF
+(4·10⁵ parameters) at −14.0 against −12.4 (mismatch 0) and −10.9 against −9.7 (0.3).
+Training takes 12–17 s (scalars) and 29–37 s (matrices) on the benchmark, 4–6 s on the PSF
+(CPU time, drawing the data included).
 """
 
 from __future__ import annotations
@@ -89,13 +88,6 @@ from mbdl_control.models import SparseLinearModel, require_sparse
 
 def _float32(value: np.ndarray | list[float]) -> torch.Tensor:
     return torch.from_numpy(np.array(value, dtype=np.float32))
-
-
-def _resolvent_least_squares(
-    resolvent: Resolvent, matched: torch.Tensor, penalty: torch.Tensor
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """ADMM's ``s``-update ``v ↦ (HᵀH + ρI)⁻¹(Hᵀx + ρv)``, ``matched`` the rows ``Hᵀx``."""
-    return lambda v: resolvent.apply(matched + penalty * v, penalty)
 
 
 def _linear_least_squares(
@@ -129,7 +121,7 @@ class PenaltyADMMLayers(nn.Module):
             self.log_regularization, self.log_penalty, strict=True
         ):
             penalty = log_penalty.exp()
-            least_squares = _resolvent_least_squares(resolvent, matched, penalty)
+            least_squares = resolvent.least_squares(matched, penalty)
             z, u = admm_iteration(z, u, least_squares, log_regularization.exp() / penalty)
         return z
 

@@ -25,7 +25,7 @@ whole batch of measurements at once:
 ``λ = max(σ√(2 log n), 0.01)``, the universal threshold of the noise ``σ`` of the model
 (Donoho & Johnstone 1994) floored at 0.01 for noiseless measurements (the benchmark's value).
 
-**ADMM's penalty** (``penalty=None``) is ``ρ = 3λ`` (:data:`PENALTY_PER_REGULARIZATION`),
+**ADMM's penalty** (``penalty=None``) is ``ρ = 3λ`` (``PENALTY_PER_REGULARIZATION``),
 so the threshold ``λ/ρ`` is a third of the non-zeros' unit standard deviation whatever the
 noise. Measured (300 signals; distance to the LASSO solution, dB of ``‖s‖²``, after 16 / 32
 iterations), ``ρ = λ, 2λ, 3λ, 5λ``: on the 250 × 500 benchmark noiseless −26 / −36, −32 / −43,
@@ -104,12 +104,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mbdl_control.blocks.sparse_iterations import admm, ista, lasso_lambda, lipschitz_step
+from mbdl_control.blocks.sparse_iterations import (
+    PENALTY_PER_REGULARIZATION,
+    admm,
+    ista,
+    lasso_lambda,
+    lipschitz_step,
+)
 from mbdl_control.core import BaseAgent, positive_float, positive_int, vector_space
 from mbdl_control.models import SparseLinearModel, require_sparse
 
-#: ADMM's default penalty ``ρ`` per unit of ``λ`` (module docstring)
-PENALTY_PER_REGULARIZATION = 3.0
 #: posterior (or noise) standard deviations an entry must clear to enter or stay in the
 #: debiased LASSO's support
 SIGNIFICANCE = 3.0
@@ -238,7 +242,8 @@ class FISTA(ISTA):
 
 class ADMM(SparseSolver):
     """``iterations`` of ADMM on the LASSO (module docstring); ``penalty=None`` is
-    ``ρ = 3λ`` (:data:`PENALTY_PER_REGULARIZATION`); ``ValueError`` for a non-positive one."""
+    ``ρ = 3λ`` (the block's :data:`PENALTY_PER_REGULARIZATION`); ``ValueError`` for a
+    non-positive one."""
 
     def __init__(
         self,
