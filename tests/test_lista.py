@@ -98,6 +98,20 @@ def test_training_beats_ista_run_many_more_iterations():
     assert trained < start - 5.0 and trained < forty - 4.0, (trained, start, forty)
 
 
+def test_trained_on_the_true_system_it_beats_ista_on_the_wrong_matrix():
+    # built on a nominal matrix 30 % off, trained on the env's signals: measured -9.7 dB, where
+    # ISTA on the nominal matrix stalls at -6.0 dB (4000 iterations) and on the truth gives -9.9
+    env = gym.make(ID, mismatch=0.3, **SMALL)
+    nominal = env.unwrapped.nominal_model
+    agent = LISTA(nominal, layers=4, iterations=400, learning_rate=1e-2, batch_size=64)
+    agent.fit(env, Budget(4000, 4000), seed=0)
+    measurements, truth = signals(2000, seed=99, mismatch=0.3)
+    step = lipschitz_step(nominal.sensing)
+    stalled = nmse_db(ista(measurements, nominal.sensing, 0.01, step, 4000), truth)
+    trained = nmse_db(agent.predict(measurements)[0], truth)
+    assert trained < stalled - 2.5, (trained, stalled)
+
+
 def test_early_stopping_keeps_the_ista_start_when_training_only_hurts():
     agent, _, _ = fitted(Budget(500, 500), learning_rate=5.0, iterations=100)
     measurements, _ = signals(300, seed=5)
