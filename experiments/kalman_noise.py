@@ -16,11 +16,8 @@ import gymnasium as gym
 
 import mbdl_control  # noqa: F401  (registers the envs)
 from mbdl_control.agents import LQG, Budget, LearnedNoiseLQG
-from mbdl_control.agents.learned_optimizer.kalman import (
-    collect_trajectories,
-    decibels,
-    estimation_mse,
-)
+from mbdl_control.agents.learned_optimizer.kalman import decibels, estimation_mse
+from mbdl_control.blocks.trajectories import collect_trajectories
 
 
 def main() -> None:
@@ -33,7 +30,9 @@ def main() -> None:
     base = env.unwrapped
     agent = LearnedNoiseLQG(base.nominal_model)
     agent.fit(env, Budget(steps=arguments.steps, samples=arguments.steps), seed=0)
-    test = collect_trajectories(env, LQG(base.nominal_model).law, arguments.test_episodes, seed=99)
+    test = collect_trajectories(
+        env, arguments.test_episodes, seed=99, policy=LQG(base.nominal_model).law.act
+    )
     print(f"| filter (noise_mismatch {arguments.noise_mismatch}) | MSE (dB) |")
     print("|---|---|")
     for name, model in (

@@ -35,9 +35,15 @@ CHEAP_FIT = {
     "PlugAndPlayADMM": {"admm_iterations": 2, "iterations": 2},
     "ConvolutionalRecovery": {"iterations": 2},
     "MLPRecovery": {"iterations": 2},
+    "ParticleFilter": {"particles": 100},
+    "KalmanNet": {"iterations": 2},
+    "GRUEstimator": {"iterations": 2},
+    "LearnedNoiseKalman": {"iterations": 2},
+    "TunedNoiseKalman": {"grid": (0.1, 1.0)},
 }
 #: every env an agent of the library may be built for, made small
 ENVS = {
+    "mbdl/LinearTracking-v0": {"max_episode_steps": 20},
     "mbdl/BoxLQR-v0": {"max_episode_steps": 20},
     "mbdl/LQG-v0": {"max_episode_steps": 20},
     "mbdl/ISIChannel-v0": {"block_length": 100, "pilot_length": 8},

@@ -34,11 +34,13 @@ from mbdl_control.envs.arguments import (
 )
 
 ENV_IDS = sorted(ENV_SPECS)
-#: the envs whose actions are real vectors in a Box (the dtype tests read it): control inputs
-#: and sparse estimates; the detection envs' integer actions are tested in
+#: the envs whose actions are real vectors in a Box (the dtype tests read it): control inputs,
+#: state and sparse estimates; the detection envs' integer actions are tested in
 #: tests/test_isi_channel.py and tests/test_mimo_detection.py
 BOX_ACTION_IDS = [
-    env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith(("control:", "inverse:"))
+    env_id
+    for env_id in ENV_IDS
+    if ENV_SPECS[env_id][0].startswith(("control:", "estimation:", "inverse:"))
 ]
 #: the control envs, whose overflow tests read their state
 CONTROL_IDS = [env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith("control:")]

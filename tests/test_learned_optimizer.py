@@ -8,14 +8,13 @@ import torch
 from mbdl_control.agents import COCP, LQG, BaseAgent, Budget, LearnedCOCP, LearnedNoiseLQG
 from mbdl_control.agents.learned_optimizer.cocp import PUBLISHED_SOLVER_ARGS
 from mbdl_control.agents.learned_optimizer.kalman import (
-    Trajectories,
-    collect_trajectories,
     decibels,
     estimation_mse,
     kalman_estimates,
 )
 from mbdl_control.blocks.convex_policy import convex_policy_layer
 from mbdl_control.blocks.identification import identify_linear_model
+from mbdl_control.blocks.trajectories import Trajectories, collect_trajectories
 from mbdl_control.evaluation import evaluate
 from mbdl_control.evaluation.study import study_from_dict
 from mbdl_control.evaluation.trial import run_trial
@@ -164,7 +163,7 @@ def test_learned_noise_filter_approaches_the_true_covariances(tmp_path):
     agent = LearnedNoiseLQG(base.nominal_model, iterations=150)
     report = agent.fit(env, Budget(steps=2000, samples=2000), seed=0)
     assert report.samples == 2000 and report.curve[-1] < report.curve[0]
-    test = collect_trajectories(env, LQG(base.nominal_model).law, 30, seed=99)
+    test = collect_trajectories(env, 30, seed=99, policy=LQG(base.nominal_model).law.act)
     true_db = decibels(estimation_mse(base.true_model, test))
     nominal_db = decibels(estimation_mse(base.nominal_model, test))
     learned_db = decibels(estimation_mse(agent.filter.learned_model, test))

@@ -7,12 +7,17 @@ from gymnasium.vector import AutoresetMode
 
 from mbdl_control.envs import ENV_SPECS
 from mbdl_control.envs.control import LinearControlVectorEnv
+from mbdl_control.envs.estimation.tracking import TrackingVectorEnv
 from mbdl_control.envs.normal_streams import NormalStreams
 
 ENV_IDS = sorted(ENV_SPECS)
 #: the control envs (the block envs' batched twins are tested in tests/test_isi_channel.py,
 #: tests/test_mimo_detection.py and tests/test_sparse_envs.py)
 CONTROL_IDS = [env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith("control:")]
+#: the envs whose episodes are trajectories of a state (control and estimation)
+TRAJECTORY_IDS = [
+    env_id for env_id in ENV_IDS if ENV_SPECS[env_id][0].startswith(("control:", "estimation:"))
+]
 #: BLAS sums a batch's products in another order than one row's: equal to rounding
 CLOSE = {"rtol": 1e-12, "atol": 1e-12}
 
@@ -29,12 +34,12 @@ def assert_same_step(batched, reference):
         np.testing.assert_allclose(batched[4][key][mask], reference[4][key][mask], **CLOSE)
 
 
-@pytest.mark.parametrize("env_id", CONTROL_IDS)
+@pytest.mark.parametrize("env_id", TRAJECTORY_IDS)
 def test_batched_env_matches_sync_vector_env_through_autoresets(env_id):
     kwargs = {"mismatch": 0.3, "max_episode_steps": 7}
     batched = gym.make_vec(env_id, 4, vectorization_mode="vector_entry_point", **kwargs)
     reference = gym.make_vec(env_id, 4, vectorization_mode="sync", **kwargs)
-    assert isinstance(batched.unwrapped, LinearControlVectorEnv)
+    assert isinstance(batched.unwrapped, LinearControlVectorEnv | TrackingVectorEnv)
     assert batched.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     assert batched.observation_space == reference.observation_space
     assert batched.action_space == reference.action_space

@@ -108,13 +108,16 @@ def train(
     recipe: TrainingRecipe,
     generator: torch.Generator,
     score_initial: bool = False,
+    max_gradient_norm: float | None = None,
 ) -> Training:
     """Train ``network`` (module docstring) on labelled examples: ``features``, tensors whose
     first axis is the example, and their ``targets``. ``loss(features, targets)`` of a
     minibatch is what Adam descends; ``score(features, targets)`` of the held-out examples
     (called without gradients) is what early stopping minimizes; ``score_initial`` scores the
     initial weights too, so that early stopping can keep them (for a network that starts as
-    a working model-based algorithm)."""
+    a working model-based algorithm). ``max_gradient_norm``: the gradient (of all weights
+    together) is scaled down to that norm before a step where it exceeds it (for recurrent
+    networks trained through time)."""
     count = len(targets)
     held = round(recipe.validation_fraction * count)
     cut = count - held if 0 < held < count else count
@@ -138,6 +141,8 @@ def train(
         if not (math.isfinite(float(value.detach())) and _finite_gradient(network)):
             network.load_state_dict(best)
             return Training(curve, diverged=True)
+        if max_gradient_norm is not None:
+            nn.utils.clip_grad_norm_(network.parameters(), max_gradient_norm)
         optimizer.param_groups[0]["lr"] = recipe.step_size(iteration)
         optimizer.step()
         curve.append(float(value.detach()))

@@ -12,6 +12,12 @@ ENV_SPECS = {
     ),
     "mbdl/BoxLQR-v0": ("control:BoxLQREnv", "control:BoxLQRVectorEnv", 100),
     "mbdl/LQG-v0": ("control:LQGEnv", "control:LQGVectorEnv", 100),
+    "mbdl/LinearTracking-v0": (
+        "estimation:LinearTrackingEnv",
+        "estimation:LinearTrackingVectorEnv",
+        100,
+    ),
+    "mbdl/Lorenz-v0": ("estimation:LorenzEnv", "estimation:LorenzVectorEnv", 100),
     "mbdl/ISIChannel-v0": ("comms:ISIChannelEnv", "comms:ISIChannelVectorEnv", 1),
     "mbdl/MIMODetection-v0": ("comms:MIMODetectionEnv", "comms:MIMODetectionVectorEnv", 1),
     "mbdl/SparseRecovery-v0": ("inverse:SparseRecoveryEnv", "inverse:SparseRecoveryVectorEnv", 1),

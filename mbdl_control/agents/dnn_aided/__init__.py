@@ -1,7 +1,8 @@
 """DNN-aided inference: the model-based algorithm kept, a network learns the part of the model
 it lacks (ViterbiNet and BCJRNet: the trellis with a learned per-time likelihood; DeepSIC:
 soft interference cancellation with a learned soft detector per stream and iteration;
-plug-and-play ADMM: the LASSO's proximal step replaced by a learned denoiser).
+plug-and-play ADMM: the LASSO's proximal step replaced by a learned denoiser; KalmanNet: the
+Kalman filter's predict and update with a gain computed by recurrent networks).
 
 The names load lazily (:func:`~mbdl_control.core.lazy.lazy_exports`): importing the learned
 likelihood alone does not import the trellis."""
@@ -13,6 +14,7 @@ _EXPORTS = {
     "DeepSIC": ".deepsic",
     "ViterbiNet": ".viterbinet",
     "GaussianMixture": ".learned_likelihood",
+    "KalmanNet": ".kalmannet",
     "LearnedLikelihood": ".learned_likelihood",
     "PlugAndPlayADMM": ".pnp_admm",
 }

@@ -2,8 +2,9 @@ r"""A Kalman filter whose noise covariances are learned by backpropagation throu
 
 Shlezinger, Eldar & Boyd, "Model-Based Deep Learning" (2022), Example 13; the idea goes back to
 Abbeel, Coates, Montemerlo, Ng & Thrun, "Discriminative Training of Kalman Filters", RSS 2005.
-The filter keeps its model's ``A``, ``B``, ``C`` and prior ``N(x̄_0, Σ_0)``; the process and
-measurement noise covariances are parametrized by Cholesky factors with positive diagonals,
+The filter keeps its linear model's ``F`` (``A``), ``G`` (``B``), ``H`` (``C``) and prior
+``N(x̄_0, Σ_0)``; the process and measurement noise covariances are parametrized by Cholesky
+factors with positive diagonals,
 
 .. math::
 
@@ -16,82 +17,65 @@ torch, with the Kalman gain of the learned covariances)
 
 .. math::
 
-    \hat x_{t|t} = \hat x_{t|t-1} + K_t (y_t - C \hat x_{t|t-1}),\quad
-    K_t = \Sigma_{t|t-1} C^\top (C \Sigma_{t|t-1} C^\top + V)^{-1},
+    \hat x_{t|t} = \hat x_{t|t-1} + K_t (y_t - H \hat x_{t|t-1}),\quad
+    K_t = \Sigma_{t|t-1} H^\top (H \Sigma_{t|t-1} H^\top + V)^{-1},
 
     \mathcal L(W, V) = \frac{1}{N (T+1) n} \sum_{i, t} \|\hat x^i_{t|t} - x^i_t\|^2
 
-over labelled trajectories (true states from the env's ``info["state"]``), by Adam through all
-``T`` steps. :class:`LearnedNoiseLQG` puts the learned filter inside LQG.
+over labelled trajectories (true states from the env's ``info["state"]``), by full-batch Adam
+through all ``T`` steps (:mod:`mbdl_control.blocks.sequence_training`; the step size
+annealed on a cosine, no episode held out), from the model's own covariances.
+
+:class:`LearnedNoiseKalman` is the estimator agent (its estimate is the action; the filter of
+:class:`~mbdl_control.blocks.kalman_filters.KalmanEstimator` with the learned covariances);
+:class:`LearnedNoiseLQG` puts the learned filter inside LQG.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from mbdl_control.blocks import kalman
+from mbdl_control.blocks.kalman_filters import KalmanEstimator
 from mbdl_control.blocks.lqg import OutputFeedback
+from mbdl_control.blocks.sequence_training import (
+    SequenceLearner,
+    fit_report,
+    labelled_trajectories,
+    train_sequences,
+    trajectory_tensors,
+)
+from mbdl_control.blocks.training import Training, TrainingRecipe
+from mbdl_control.blocks.trajectories import Trajectories
 from mbdl_control.core import (
     BaseAgent,
     Budget,
     FitReport,
-    episode_length,
+    positive_float,
     positive_int,
     vector_space,
 )
-from mbdl_control.models import LinearGaussianModel, require_linear_gaussian
-
-
-@dataclass(frozen=True)
-class Trajectories:
-    """``N`` labelled episodes: observations ``(N, T+1, p)``, inputs ``(N, T, m)``, true
-    states ``(N, T+1, n)`` (``y_t`` and ``x_t`` for ``t = 0 … T``)."""
-
-    observations: np.ndarray
-    inputs: np.ndarray
-    states: np.ndarray
-
-    @property
-    def steps(self) -> int:
-        return int(self.inputs.shape[0] * self.inputs.shape[1])
-
-
-def collect_trajectories(env: Any, law: OutputFeedback, episodes: int, seed: int) -> Trajectories:
-    """Run the control ``law`` for ``episodes`` whole episodes, keeping observations, applied
-    inputs and the true states the env reports in ``info["state"]``."""
-    observations, inputs, states = [], [], []
-    for episode in range(episodes):
-        y, info = env.reset(seed=seed * 100_003 + episode)
-        ys, us, xs = [y], [], [info["state"]]
-        memory, start, done = None, np.ones(1, dtype=bool), False
-        while not done:
-            u, memory = law.act(y[None], memory, start)
-            y, _, terminated, truncated, info = env.step(u[0])
-            ys.append(y)
-            us.append(info.get("applied_action", u[0]))
-            xs.append(info["state"])
-            start, done = np.zeros(1, dtype=bool), terminated or truncated
-        observations.append(ys)
-        inputs.append(us)
-        states.append(xs)
-    return Trajectories(np.array(observations), np.array(inputs), np.array(states))
+from mbdl_control.models import (
+    LinearGaussianModel,
+    StateSpaceModel,
+    require_state_space,
+)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
     return torch.tensor(np.array(array), dtype=torch.float64)
 
 
-def _factor_parameters(covariance: np.ndarray) -> torch.Tensor:
+def _factor_parameters(covariance: np.ndarray) -> nn.Parameter:
     """Unconstrained parameters of the Cholesky factor: log-diagonal, free below it."""
     factor = np.linalg.cholesky(covariance)
-    raw = np.tril(factor, -1) + np.diag(np.log(np.diag(factor)))
-    return torch.tensor(raw, dtype=torch.float64, requires_grad=True)
+    return nn.Parameter(_tensor(np.tril(factor, -1) + np.diag(np.log(np.diag(factor)))))
 
 
 def _covariance(raw: torch.Tensor) -> torch.Tensor:
@@ -99,28 +83,68 @@ def _covariance(raw: torch.Tensor) -> torch.Tensor:
     return factor @ factor.T
 
 
-def kalman_estimates(
-    model: LinearGaussianModel, W: torch.Tensor, V: torch.Tensor, data: Trajectories
+class NoiseCovariances(nn.Module):
+    """``W`` and ``V`` through their Cholesky parameters (module docstring)."""
+
+    def __init__(self, W: np.ndarray, V: np.ndarray) -> None:
+        super().__init__()
+        self.raw_W, self.raw_V = _factor_parameters(W), _factor_parameters(V)
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return _covariance(self.raw_W), _covariance(self.raw_V)
+
+
+def _linear(model: StateSpaceModel | LinearGaussianModel, owner: str) -> StateSpaceModel:
+    """``model`` as a linear state-space model, or ``ValueError``."""
+    model = require_state_space(owner, model)
+    if not model.is_linear:
+        raise ValueError(
+            f"{owner} filters with a Kalman filter: it needs a linear model (f and h "
+            f"LinearMaps), got {type(model.transition).__name__} and "
+            f"{type(model.observation).__name__}"
+        )
+    return model
+
+
+def filter_sequences(
+    model: StateSpaceModel,
+    W: torch.Tensor,
+    V: torch.Tensor,
+    observations: torch.Tensor,
+    inputs: torch.Tensor,
 ) -> torch.Tensor:
-    """Filtered estimates ``x̂_{t|t}`` ``(N, T+1, n)`` of the time-varying filter with
-    covariances ``W``, ``V`` (differentiable in both)."""
-    A, B, C = _tensor(model.A), _tensor(model.B), _tensor(model.C)
-    y, u = _tensor(data.observations), _tensor(data.inputs)
-    mean = _tensor(model.x0_mean).expand(y.shape[0], A.shape[0])
+    """Filtered estimates ``x̂_{t|t}`` ``(N, T+1, n)`` of the time-varying filter of the
+    linear ``model`` with covariances ``W``, ``V`` on episodes ``(N, T+1, p)`` with inputs
+    ``(N, T, m)`` (differentiable in ``W`` and ``V``; the episodes start together, so they
+    share one covariance)."""
+    F, H = _tensor(model.transition.matrix), _tensor(model.observation.matrix)
+    G = None if model.G is None else _tensor(model.G)
+    mean = _tensor(model.x0_mean).expand(observations.shape[0], model.n)
     covariance = _tensor(model.x0_cov)
     estimates = []
-    for t in range(y.shape[1]):
-        gain = kalman.kalman_gain(covariance, C, V)
-        mean = kalman.update(mean, y[:, t], C, gain)
-        covariance = kalman.update_covariance(covariance, C, V, gain)
+    for t in range(observations.shape[1]):
+        gain = kalman.kalman_gain(covariance, H, V)
+        mean = kalman.update(mean, observations[:, t], H, gain)
+        covariance = kalman.update_covariance(covariance, H, V, gain)
         estimates.append(mean)
-        if t < u.shape[1]:
-            mean = kalman.predict(mean, A, B, u[:, t])
-            covariance = kalman.predict_covariance(covariance, A, W)
+        if t < inputs.shape[1]:
+            mean = kalman.predict(mean, F, G, inputs[:, t] if G is not None else None)
+            covariance = kalman.predict_covariance(covariance, F, W)
     return torch.stack(estimates, dim=1)
 
 
-def estimation_mse(model: LinearGaussianModel, data: Trajectories) -> float:
+def kalman_estimates(
+    model: StateSpaceModel | LinearGaussianModel,
+    W: torch.Tensor,
+    V: torch.Tensor,
+    data: Trajectories,
+) -> torch.Tensor:
+    """:func:`filter_sequences` on the episodes of ``data``."""
+    observations, inputs, _ = trajectory_tensors(data, torch.float64)
+    return filter_sequences(_linear(model, "the filter"), W, V, observations, inputs)
+
+
+def estimation_mse(model: StateSpaceModel | LinearGaussianModel, data: Trajectories) -> float:
     """MSE of the time-varying filter with ``model``'s own ``W`` and ``V``."""
     with torch.no_grad():
         estimates = kalman_estimates(model, _tensor(model.W), _tensor(model.V), data)
@@ -132,50 +156,82 @@ def decibels(mse: float) -> float:
     return 10.0 * math.log10(mse)
 
 
-class LearnedNoiseKalman:
-    """The filter of the module docstring: ``fit`` learns ``W`` and ``V`` from trajectories."""
+def _lower(matrix: np.ndarray) -> np.ndarray:
+    return matrix[np.tril_indices(len(matrix))]
+
+
+def _symmetric(lower: np.ndarray, size: int) -> np.ndarray:
+    matrix = np.zeros((size, size))
+    matrix[np.tril_indices(size)] = lower
+    return matrix + np.tril(matrix, -1).T
+
+
+class LearnedNoiseKalman(SequenceLearner):
+    """The Kalman filter of ``model`` (a linear state-space model, or a linear-Gaussian model
+    with measurements) with ``W`` and ``V`` learned from labelled episodes by backpropagation
+    through time (module docstring): ``iterations`` full-batch Adam steps from
+    ``learning_rate``."""
+
+    family = "learned-optimizer"
 
     def __init__(
-        self, model: LinearGaussianModel, iterations: int = 300, learning_rate: float = 0.05
+        self,
+        model: StateSpaceModel | LinearGaussianModel,
+        iterations: int = 300,
+        learning_rate: float = 0.05,
+        knowledge: str = "nominal",
     ) -> None:
-        require_linear_gaussian("LearnedNoiseKalman", model)
-        if model.C is None:
-            raise ValueError(
-                "a Kalman filter needs a measurement model: the model's C and V are None"
-            )
+        super().__init__(knowledge)
         self.model = model
+        self.state_space = _linear(model, "LearnedNoiseKalman")
         self.iterations = positive_int("iterations", iterations)
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-        self.learning_rate = learning_rate
-        self.W, self.V = model.W, model.V
+        self.learning_rate = positive_float("learning_rate", learning_rate)
+        self._set_covariances(self.state_space.W, self.state_space.V)
+
+    def _set_covariances(self, W: np.ndarray, V: np.ndarray) -> None:
+        self.W, self.V = W, V
+        self._set_estimator(KalmanEstimator(self.state_space, W, V))
 
     @property
-    def learned_model(self) -> LinearGaussianModel:
+    def learned_model(self) -> StateSpaceModel | LinearGaussianModel:
         """The model with the learned covariances."""
         return self.model.replace(W=self.W, V=self.V)
 
-    def fit(self, data: Trajectories) -> list[float]:
-        """Adam on the estimation MSE, from the model's covariances; returns the loss curve."""
-        raw_W, raw_V = _factor_parameters(self.W), _factor_parameters(self.V)
-        optimizer = torch.optim.Adam([raw_W, raw_V], lr=self.learning_rate)
-        states = _tensor(data.states)
-        curve = []
-        for _ in range(self.iterations):
-            optimizer.zero_grad()
-            loss = (
-                (
-                    kalman_estimates(self.model, _covariance(raw_W), _covariance(raw_V), data)
-                    - states
-                )
-                ** 2
-            ).mean()
-            loss.backward()
-            optimizer.step()
-            curve.append(float(loss.detach()))
+    @property
+    def config(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "iterations": self.iterations,
+            "learning_rate": self.learning_rate,
+            "knowledge": self.knowledge,
+        }
+
+    def learned_parameters(self) -> dict[str, np.ndarray]:
+        """The lower triangles of ``W`` and ``V`` (the free entries of their factors)."""
+        return {"W": _lower(self.W), "V": _lower(self.V)}
+
+    def set_learned_parameters(self, parameters: dict[str, np.ndarray]) -> None:
+        self._set_covariances(
+            _symmetric(parameters["W"], self.state_space.n),
+            _symmetric(parameters["V"], self.state_space.p),
+        )
+
+    def learn(self, data: Trajectories, seed: int) -> Training:
+        """Adam on the estimation MSE of all of ``data``, from the model's covariances."""
+        covariances = NoiseCovariances(self.state_space.W, self.state_space.V)
+        recipe = TrainingRecipe(self.learning_rate, self.iterations, data.episodes, 0.0)
+        training = train_sequences(
+            covariances,
+            lambda y, u: filter_sequences(self.state_space, *covariances(), y, u),
+            data,
+            recipe,
+            torch.Generator().manual_seed(seed),
+            dtype=torch.float64,
+        )
         with torch.no_grad():
-            self.W, self.V = _covariance(raw_W).numpy().copy(), _covariance(raw_V).numpy().copy()
-        return curve
+            W, V = (matrix.numpy().copy() for matrix in covariances())
+        self._set_covariances(W, V)
+        return training
 
 
 class LearnedNoiseLQG(BaseAgent):
@@ -200,8 +256,8 @@ class LearnedNoiseLQG(BaseAgent):
     ) -> None:
         super().__init__(knowledge)
         self.model, self.horizon = model, horizon
-        self.filter = LearnedNoiseKalman(model, iterations, learning_rate)
         self._controller = OutputFeedback(model, horizon)
+        self.filter = LearnedNoiseKalman(model, iterations, learning_rate)
         self.observation_space = vector_space(model.p)
 
     @property
@@ -216,45 +272,21 @@ class LearnedNoiseLQG(BaseAgent):
 
     def learned_parameters(self) -> dict[str, np.ndarray]:
         """The lower triangles of ``W`` and ``V`` (the free entries of their factors)."""
-        return {
-            "W": self.filter.W[np.tril_indices(self.model.n)],
-            "V": self.filter.V[np.tril_indices(self.model.p)],
-        }
+        return self.filter.learned_parameters()
 
     def set_learned_parameters(self, parameters: dict[str, np.ndarray]) -> None:
-        def full(lower: np.ndarray, size: int) -> np.ndarray:
-            matrix = np.zeros((size, size))
-            matrix[np.tril_indices(size)] = lower
-            return matrix + np.tril(matrix, -1).T
-
-        self.filter.W, self.filter.V = (
-            full(parameters["W"], self.model.n),
-            full(parameters["V"], self.model.p),
-        )
+        self.filter.set_learned_parameters(parameters)
         self._controller = OutputFeedback(self.filter.learned_model, self.horizon)
 
     def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
         start = time.perf_counter()
-        length = episode_length(env) or 100
-        budget = budget or Budget()
-        episodes = min(budget.steps, budget.samples) // length
-        if episodes < 1:
-            raise ValueError(
-                f"LearnedNoiseLQG needs a budget of at least one labelled episode ({length} "
-                f"steps and {length} samples), got {budget.steps} steps and {budget.samples} "
-                "samples"
-            )
-        data = collect_trajectories(
-            env, OutputFeedback(self.model), episodes, 0 if seed is None else seed
+        seed = 0 if seed is None else int(seed)
+        data = labelled_trajectories(
+            "LearnedNoiseLQG", env, budget or Budget(), seed, OutputFeedback(self.model).act
         )
-        curve = self.filter.fit(data)
+        training = self.filter.learn(data, seed)
         self._controller = OutputFeedback(self.filter.learned_model, self.horizon)
-        return FitReport(
-            steps=data.steps,
-            samples=data.steps,
-            wall_time=time.perf_counter() - start,
-            curve=tuple(curve),
-        )
+        return fit_report(data, training, start)
 
     def _act(self, observations: np.ndarray, state: Any, episode_start: np.ndarray):
         return self._controller.act(observations, state, episode_start)

@@ -2,6 +2,12 @@
 
 from mbdl_control.agents.model_based.bcjr import BCJR
 from mbdl_control.agents.model_based.cocp import COCP
+from mbdl_control.agents.model_based.filters import (
+    ExtendedKalmanFilter,
+    KalmanFilter,
+    ParticleFilter,
+    UnscentedKalmanFilter,
+)
 from mbdl_control.agents.model_based.linear_detectors import LinearMMSEDetector, ZeroForcing
 from mbdl_control.agents.model_based.lmmse import LinearMMSE
 from mbdl_control.agents.model_based.lqg import LQG
@@ -24,12 +30,16 @@ __all__ = [
     "MPC",
     "DebiasedLASSO",
     "ExpectationPropagation",
+    "ExtendedKalmanFilter",
     "KBest",
+    "KalmanFilter",
     "LinearMMSE",
     "LinearMMSEDetector",
+    "ParticleFilter",
     "SaturatedLQR",
     "SemidefiniteRelaxation",
     "SphereDecoder",
+    "UnscentedKalmanFilter",
     "Viterbi",
     "ZeroForcing",
 ]

@@ -1,22 +1,72 @@
 """Linear-quadratic-Gaussian control on the given model: the LQG law of
-:mod:`mbdl_control.blocks.lqg` (a Kalman filter feeding LQR gains), nothing learned."""
+:mod:`mbdl_control.blocks.lqg` (a state estimator feeding LQR gains), with the model's Kalman
+filter or any estimator agent of the suite in its place (separation)."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
+from mbdl_control.blocks.estimation import FilterAgent
 from mbdl_control.blocks.lqg import OutputFeedback
-from mbdl_control.core import BaseAgent, vector_space
+from mbdl_control.core import BaseAgent, Budget, FitReport, vector_space
 from mbdl_control.models import LinearGaussianModel
 
 
+def estimator_agent(spec: FilterAgent | dict[str, Any], model: LinearGaussianModel, knowledge: str):
+    """An estimator agent, or one built from ``{"class": name, **kwargs}`` (a library agent
+    by name, on ``model`` unless the kwargs name another ``model``)."""
+    if isinstance(spec, FilterAgent):
+        return spec
+    if not isinstance(spec, dict) or not isinstance(spec.get("class"), str):
+        raise ValueError(
+            "estimator must be an estimator agent (KalmanNet(model), ...) or a table "
+            f"{{class = 'KalmanNet', ...}} of its arguments, got {spec!r}"
+        )
+    library = importlib.import_module("mbdl_control.agents")  # by name: no family imported
+    kwargs = dict(spec)
+    name = kwargs.pop("class")
+    cls = getattr(library, name) if name in library.AGENTS else None
+    if cls is None or not issubclass(cls, FilterAgent):
+        raise ValueError(f"estimator class {name!r} is not one of the library's estimator agents")
+    return cls(**{"model": model, "knowledge": knowledge, **kwargs})
+
+
+class _ClosedLoop(gym.Wrapper):
+    """The env driven by an LQG law from its own measurements, whatever action it is handed:
+    an estimator learning on it collects closed-loop trajectories (``info["applied_action"]``
+    holds the inputs), as it will be used."""
+
+    def __init__(self, env: gym.Env, law: OutputFeedback) -> None:
+        super().__init__(env)
+        self.law = law
+        self.action_space = vector_space(law.model.n)
+
+    def reset(self, **kwargs: Any):
+        self._observation, info = self.env.reset(**kwargs)
+        self._memory, self._start = None, np.ones(1, dtype=bool)
+        return self._observation, info
+
+    def step(self, action: Any):
+        inputs, self._memory = self.law.act(self._observation[None], self._memory, self._start)
+        self._start = np.zeros(1, dtype=bool)
+        self._observation, *rest, info = self.env.step(inputs[0])
+        return self._observation, *rest, {"applied_action": inputs[0], **info}
+
+
 class LQG(BaseAgent):
-    """Output feedback ``u_t = −K_t x̂_{t|t}`` with a Kalman filter on the given model.
+    """Output feedback ``u_t = −K_t x̂_{t|t}`` on the given model.
 
     ``horizon=None``: steady-state gains; ``horizon=T``: the time-varying filter and gains of a
     ``T``-step episode (the exact optimum on the true model), steady state past ``T``.
+    ``estimator``: another estimator in the Kalman filter's place — an estimator agent
+    (``KalmanNet(model)``, ``ParticleFilter(model)``, ...) or a table ``{"class": name,
+    **kwargs}`` of one built on the same model. The agent's family and learned parameters are
+    then the estimator's, and ``fit`` trains it on closed-loop trajectories under the model's
+    own LQG law.
     """
 
     family = "model-based"
@@ -25,17 +75,46 @@ class LQG(BaseAgent):
         self,
         model: LinearGaussianModel,
         horizon: int | None = None,
+        estimator: FilterAgent | dict[str, Any] | None = None,
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
         self.model = model
-        self.law = OutputFeedback(model, horizon)
+        self.estimator = None if estimator is None else estimator_agent(estimator, model, knowledge)
+        inner = None if self.estimator is None else self.estimator.estimator
+        self.law = OutputFeedback(model, horizon, inner)
         self.horizon = self.law.horizon
         self.observation_space = vector_space(model.p)
+        if self.estimator is not None:
+            self.family = self.estimator.family
 
     @property
     def config(self) -> dict[str, Any]:
-        return {"model": self.model, "horizon": self.horizon, "knowledge": self.knowledge}
+        estimator, spec = self.estimator, None
+        if estimator is not None:
+            spec = {"class": type(estimator).__name__, **estimator.config}
+        return {
+            "model": self.model,
+            "horizon": self.horizon,
+            "estimator": spec,
+            "knowledge": self.knowledge,
+        }
+
+    def learned_parameters(self) -> dict[str, np.ndarray]:
+        return {} if self.estimator is None else self.estimator.learned_parameters()
+
+    def set_learned_parameters(self, parameters: dict[str, np.ndarray]) -> None:
+        if self.estimator is None:
+            super().set_learned_parameters(parameters)
+        else:
+            self.estimator.set_learned_parameters(parameters)
+
+    def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
+        """Train the estimator (if it learns) on trajectories of ``env`` in closed loop with
+        this model's Kalman-filter LQG law; nothing to do otherwise."""
+        if self.estimator is None:
+            return FitReport()
+        return self.estimator.fit(_ClosedLoop(env, OutputFeedback(self.model)), budget, seed)
 
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray

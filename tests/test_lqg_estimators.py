@@ -1,0 +1,57 @@
+"""LQG takes any estimator agent in its Kalman filter's place (separation), by instance or by a
+table of arguments, and saves, loads and learns through it."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from mbdl_control.agents import LQG, BaseAgent, Budget, KalmanFilter, ParticleFilter
+from mbdl_control.evaluation import evaluate
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_the_kalman_filter_agent_in_lqg_is_the_exact_lqg_law():
+    env = gym.make("mbdl/LQG-v0", max_episode_steps=30)
+    model = env.unwrapped.true_model
+    exact = LQG(model, horizon=30)
+    swapped = LQG(model, horizon=30, estimator=KalmanFilter(model))
+    observations = np.random.default_rng(0).normal(size=(8, model.p))
+    state, swapped_state = None, None
+    starts = np.array([True] * 8)
+    for t in range(12):  # rows restart at different times
+        actions, state = exact.predict(observations, state, starts)
+        others, swapped_state = swapped.predict(observations, swapped_state, starts)
+        np.testing.assert_allclose(others, actions, rtol=1e-9, atol=1e-12)
+        starts = np.arange(8) == t % 8
+
+
+def test_a_particle_filter_lqg_costs_about_what_the_exact_one_does():
+    env = gym.make("mbdl/LQG-v0")
+    model = env.unwrapped.true_model
+    particles = LQG(model, estimator={"class": "ParticleFilter", "particles": 2000})
+    assert isinstance(particles.estimator, ParticleFilter)
+    result = evaluate(particles, env, 50, seed=0)
+    assert 0 <= result.gap_to_oracle < 0.05 * result.mean_cost
+
+
+def test_a_learning_estimator_makes_lqg_learn_and_round_trips(tmp_path):
+    env = gym.make("mbdl/LQG-v0", max_episode_steps=20, noise_mismatch=1.0)
+    model = env.unwrapped.nominal_model
+    agent = LQG(model, estimator={"class": "LearnedNoiseKalman", "iterations": 20})
+    assert agent.spectrum.family == "learned-optimizer"
+    report = agent.fit(env, Budget(steps=200, samples=200), seed=0)
+    assert report.steps == report.samples == 200
+    assert agent.spectrum.n_parameters > 0
+    agent.save(tmp_path / "lqg.safetensors")
+    loaded = BaseAgent.load(tmp_path / "lqg.safetensors")
+    observations = np.random.default_rng(1).normal(size=(4, model.p))
+    np.testing.assert_array_equal(loaded.predict(observations)[0], agent.predict(observations)[0])
+
+
+def test_a_bad_estimator_is_named():
+    model = gym.make("mbdl/LQG-v0").unwrapped.nominal_model
+    with pytest.raises(ValueError, match="estimator must be"):
+        LQG(model, estimator="KalmanNet")
+    with pytest.raises(ValueError, match="'LQR' is not one of the library's estimator"):
+        LQG(model, estimator={"class": "LQR"})
