@@ -141,6 +141,30 @@ def test_a_non_finite_observation_is_refused_by_every_agent(name):
             agent.predict(np.full(size, value))
 
 
+ESTIMATORS = (
+    "ExtendedKalmanFilter",
+    "GRUEstimator",
+    "KalmanFilter",
+    "KalmanNet",
+    "LearnedNoiseKalman",
+    "ParticleFilter",
+    "TunedNoiseKalman",
+    "UnscentedKalmanFilter",
+)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_non_finite_measurement_is_refused_by_every_estimator(name):
+    import mbdl_control.agents as library
+
+    env = gym.make("mbdl/LinearTracking-v0").unwrapped
+    built_on = env.structure() if name == "GRUEstimator" else env.nominal_model
+    agent = getattr(library, name)(built_on)
+    for value in (np.nan, np.inf):
+        with pytest.raises(ValueError, match="must be finite"):
+            agent.predict(np.full(env.true_model.p, value))
+
+
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_every_agent_refuses_what_is_not_a_model(name):
     import mbdl_control.agents as library

@@ -93,6 +93,15 @@ def test_a_budget_below_one_episode_is_refused(cls):
         build(cls, env).fit(env, Budget(steps=STEPS - 1, samples=STEPS))
 
 
+@pytest.mark.parametrize("cls", [KalmanNet, GRUEstimator])
+def test_a_diverging_fit_is_reported_and_leaves_finite_estimates(cls, test_data):
+    env = tracking()
+    agent = build(cls, env, learning_rate=1e30, max_gradient_norm=1e30, iterations=5)
+    report = agent.fit(env, Budget(steps=6 * STEPS, samples=6 * STEPS))
+    assert report.diverged and agent.diagnostics() == {"training_diverged": 1.0}
+    assert np.all(np.isfinite(filter_trajectories(agent.estimator, test_data.observations)))
+
+
 @pytest.mark.parametrize("cls", [KalmanNet, GRUEstimator, LearnedNoiseKalman])
 def test_a_seeded_fit_is_reproducible(cls):
     env = tracking()
