@@ -35,14 +35,19 @@ def test_a_particle_filter_lqg_costs_about_what_the_exact_one_does():
     assert 0 <= result.gap_to_oracle < 0.05 * result.mean_cost
 
 
-def test_a_learning_estimator_makes_lqg_learn_and_round_trips(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [("LearnedNoiseKalman", "learned-optimizer"), ("KalmanNet", "dnn-aided")],
+)
+def test_a_learning_estimator_makes_lqg_learn_and_round_trips(tmp_path, name, family):
     env = gym.make("mbdl/LQG-v0", max_episode_steps=20, noise_mismatch=1.0)
     model = env.unwrapped.nominal_model
-    agent = LQG(model, estimator={"class": "LearnedNoiseKalman", "iterations": 20})
-    assert agent.spectrum.family == "learned-optimizer"
+    agent = LQG(model, estimator={"class": name, "iterations": 20})
+    assert agent.spectrum.family == family
     report = agent.fit(env, Budget(steps=200, samples=200), seed=0)
     assert report.steps == report.samples == 200
     assert agent.spectrum.n_parameters > 0
+    assert agent.law.estimator is agent.estimator.estimator  # the law acts with what was fitted
     agent.save(tmp_path / "lqg.safetensors")
     loaded = BaseAgent.load(tmp_path / "lqg.safetensors")
     observations = np.random.default_rng(1).normal(size=(4, model.p))

@@ -81,12 +81,18 @@ class LQG(BaseAgent):
         super().__init__(knowledge)
         self.model = model
         self.estimator = None if estimator is None else estimator_agent(estimator, model, knowledge)
-        inner = None if self.estimator is None else self.estimator.estimator
-        self.law = OutputFeedback(model, horizon, inner)
-        self.horizon = self.law.horizon
+        self.horizon = horizon
+        self._connect()
         self.observation_space = vector_space(model.p)
         if self.estimator is not None:
             self.family = self.estimator.family
+
+    def _connect(self) -> None:
+        """The law on the estimator agent's current estimator (a fit or a load may replace
+        it: a learner starts each fit from fresh weights)."""
+        inner = None if self.estimator is None else self.estimator.estimator
+        self.law = OutputFeedback(self.model, self.horizon, inner)
+        self.horizon = self.law.horizon
 
     @property
     def config(self) -> dict[str, Any]:
@@ -108,13 +114,16 @@ class LQG(BaseAgent):
             super().set_learned_parameters(parameters)
         else:
             self.estimator.set_learned_parameters(parameters)
+            self._connect()
 
     def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
         """Train the estimator (if it learns) on trajectories of ``env`` in closed loop with
         this model's Kalman-filter LQG law; nothing to do otherwise."""
         if self.estimator is None:
             return FitReport()
-        return self.estimator.fit(_ClosedLoop(env, OutputFeedback(self.model)), budget, seed)
+        report = self.estimator.fit(_ClosedLoop(env, OutputFeedback(self.model)), budget, seed)
+        self._connect()
+        return report
 
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
