@@ -18,8 +18,9 @@ Modes:
 * ``seeds``: KalmanNet over the fit ``--seeds`` (mean ± standard deviation);
 * ``data``: KalmanNet and the GRU for each ``--train-episodes`` count (one fit per seed).
 
-    .venv/bin/python experiments/kalmannet_lorenz.py --mode compare --train-episodes 100
-    .venv/bin/python experiments/kalmannet_lorenz.py --mode seeds --seeds 0 1 2 3 4
+    .venv/bin/python experiments/kalmannet_lorenz.py --mode compare --train-episodes 1000
+    .venv/bin/python experiments/kalmannet_lorenz.py --mode seeds --seeds 0 1 2 3 4 \
+        --train-episodes 1000
     .venv/bin/python experiments/kalmannet_lorenz.py --task linear --mode data \
         --train-episodes 10 30 100 300
 
