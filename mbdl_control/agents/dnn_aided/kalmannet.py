@@ -67,7 +67,11 @@ seed: 300 steps instead of 4000, about 50 s on one core.
 ==========  ========  ==============  =================  =================
 
 (± over 5 training seeds at 10 dB, one seed elsewhere; published at 10 dB: KF −17.34,
-KalmanNet −17.21, KF on H·R(10°) −4.90, KalmanNet on it −16.35.)
+KalmanNet −17.21, KF on H·R(10°) −4.90, KalmanNet on it −16.35.) On the Lorenz attractor with
+the decimation mismatch (``experiments/kalmannet_lorenz.py``, 1000 training episodes, 300 test
+episodes, 0 dB): −8.88 ± 0.22 dB over 5 seeds, against −4.80 for the EKF of the designer's
+model with its noise tuned by grid search and −13.32 for the UKF of the truth (published,
+``T = 3000``: −11.28 against −6.43).
 """
 
 from __future__ import annotations
