@@ -73,3 +73,19 @@ def test_published_ladder_on_500_episodes(env):
     assert abs(untuned.mean_cost - 18.03) < 3 * untuned.std_error
     assert abs(oracle.mean_cost - 13.0) < 3 * oracle.std_error
     assert untuned.gap_to_oracle > 10 * untuned.gap_to_oracle_se
+
+
+def test_a_bound_is_solved_once_per_model_and_horizon(env, monkeypatch):
+    from mbdl_control.blocks import bounds
+
+    monkeypatch.setattr(bounds, "_SOLVED", {})
+    calls = []
+    solve = bounds._finite_horizon_bound
+    monkeypatch.setattr(bounds, "_finite_horizon_bound", lambda *a: calls.append(1) or solve(*a))
+    model = env.unwrapped.true_model
+    first = finite_horizon_bound(model, 10)
+    again = finite_horizon_bound(model.replace(A=model.A.copy()), 10)  # equal, not the same
+    assert again is first and len(calls) == 1 and not first.P.flags.writeable
+    other = finite_horizon_bound(model.replace(W=2 * model.W), 10)
+    longer = finite_horizon_bound(model, 11)
+    assert len(calls) == 3 and other.value > first.value and longer is not first
