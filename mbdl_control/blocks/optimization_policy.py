@@ -120,16 +120,16 @@ class OptimizationPolicy(ABC):
         """The inputs ``(batch, m)`` at states ``(batch, n)``: the first stage of each solution,
         or the safe action where a solve failed (counted). A non-finite state is refused:
         no action would be meaningful, and a silent NaN would spread through the loop."""
-        if not np.all(np.isfinite(states)):
+        if not np.isfinite(states).all():
             bad = np.flatnonzero(~np.isfinite(states).all(axis=1)).tolist()
             raise ValueError(f"states must be finite; rows {bad} hold NaN or inf")
         inputs, solved = self._solve_batch(states)
         # a solver's tolerance may leave an input a hair outside its bounds (DAQP accepts
         # primal_tol = 1e-6): project, so the env never counts tolerance as saturation
         actions = saturate(self.model, inputs[:, : self.model.m])
-        failed = ~solved
-        if failed.any():
-            actions = np.where(failed[:, None], self.safe_action(states), actions)
         self.solves += len(states)
-        self.failed_solves += int(failed.sum())
+        if not solved.all():
+            failed = ~solved
+            actions = np.where(failed[:, None], self.safe_action(states), actions)
+            self.failed_solves += int(failed.sum())
         return actions

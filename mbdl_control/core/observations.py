@@ -22,7 +22,7 @@ def vector_space(size: int) -> gym.spaces.Box:
 
 def _check_finite(array: np.ndarray, name: str) -> None:
     """No action is meaningful for a NaN or infinite observation; a silent one would spread."""
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite, got NaN or inf in {array}")
 
 
@@ -33,7 +33,7 @@ def _array_batch(observation: Any, space: gym.spaces.Box | None, name: str):
         if array.ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D or 2-D (batch), got shape {array.shape}")
         return (array[None], True) if array.ndim == 1 else (array, False)
-    floating = np.issubdtype(space.dtype, np.floating)
+    floating = space.dtype.kind == "f"
     array = np.asarray(observation, dtype=np.float64 if floating else space.dtype)
     _check_finite(array, name)
     if array.shape == space.shape:
