@@ -72,6 +72,7 @@ def sensible(domain: Domain) -> st.SearchStrategy[Any]:
 VALID_TOGETHER = {
     "mbdl/MIMODetection-v0": lambda kwargs: kwargs["antennas"] >= kwargs["users"],
     "mbdl/SuperResolution-v0": lambda kwargs: kwargs["unknowns"] % kwargs["decimation"] == 0,
+    "mbdl/LinearTracking-v0": lambda kwargs: kwargs["n"] >= 2 or kwargs["mismatch"] == 0,
 }
 
 

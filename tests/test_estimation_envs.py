@@ -46,6 +46,12 @@ def test_mismatch_rotates_the_chosen_matrices_by_that_many_radians(rotated):
     np.testing.assert_array_equal(nominal.V, true.V)
 
 
+def test_a_rotation_of_a_scalar_state_is_refused():
+    gym.make("mbdl/LinearTracking-v0", n=1)  # no mismatch: fine
+    with pytest.raises(ValueError, match=r"needs n >= 2, got n = 1 with mismatch = 0\.1"):
+        gym.make("mbdl/LinearTracking-v0", n=1, mismatch=0.1)
+
+
 def test_measurements_and_states_follow_the_documented_draws():
     env = gym.make("mbdl/LinearTracking-v0", inverse_r2_db=0.0).unwrapped
     model = env.true_model
@@ -101,7 +107,8 @@ def test_the_designer_loses_taylor_terms_with_the_mismatch(mismatch, order):
     else:
         assert (nominal.order, nominal.substeps, nominal.dt) == (order, 1, 0.02)
         assert env.nominal_model.observation == env.true_model.observation
-    assert env.mismatch_report()["rel_error_step"] == pytest.approx(0.0, abs=1e-9) or mismatch
+    error = env.mismatch_report()["rel_error_step"]
+    assert error > 1e-3 if mismatch else error == pytest.approx(0.0, abs=1e-9)
 
 
 def test_lorenz_starts_one_published_step_from_ones_and_observes_as_documented():

@@ -203,6 +203,7 @@ def test_a_failed_factorization_gets_jitter_and_a_diverged_one_an_error():
     nearly = np.array([[[1.0, 1.0], [1.0, 1.0 - 1e-15]], [[2.0, 0.0], [0.0, 1.0]]])
     factor, jittered = cholesky(nearly)
     assert jittered and np.allclose(factor @ factor.swapaxes(-1, -2), nearly, atol=1e-9)
+    np.testing.assert_array_equal(factor[1], np.linalg.cholesky(nearly[1]))  # no jitter there
     assert not cholesky(np.eye(2)[None])[1]
     with pytest.raises(FloatingPointError, match="diverged"):
         cholesky(np.full((1, 2, 2), np.nan))
@@ -270,9 +271,11 @@ def test_bad_inputs_are_refused():
         UnscentedKalmanFilter(lorenz(Spherical()), alpha=0.0)
     with pytest.raises(ValueError, match="kappa"):
         UnscentedKalmanFilter(lorenz(Spherical()), kappa=-3.0)
+    with pytest.raises(ValueError, match="a Spherical observation reads 3 states, the model has 2"):
+        random_linear(0, 2, 2).replace(observation=Spherical())
     with pytest.raises(ValueError, match="particles"):
         ParticleFilter(lorenz(Spherical()), particles=0)
-    with pytest.raises(ValueError, match="no input matrix"):
+    with pytest.raises(ValueError, match="inputs must be rows of 0 entries"):
         KalmanEstimator(random_linear(0, 2, 1)).advance(
             KalmanEstimator(random_linear(0, 2, 1)).start(1), np.ones((1, 1))
         )

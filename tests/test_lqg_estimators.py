@@ -54,6 +54,37 @@ def test_a_learning_estimator_makes_lqg_learn_and_round_trips(tmp_path, name, fa
     np.testing.assert_array_equal(loaded.predict(observations)[0], agent.predict(observations)[0])
 
 
+def test_a_model_free_estimator_is_built_on_the_structure_and_rebuilt_from_its_config():
+    env = gym.make("mbdl/LQG-v0", max_episode_steps=20)
+    model = env.unwrapped.nominal_model
+    agent = LQG(model, estimator={"class": "GRUEstimator", "hidden": 8, "iterations": 2})
+    assert agent.spectrum.family == "deep-learning"
+    agent.fit(env, Budget(steps=100, samples=100), seed=0)
+    rebuilt = LQG(**agent.config)
+    rebuilt.set_learned_parameters(agent.learned_parameters())
+    observations = np.random.default_rng(2).normal(size=(3, model.p))
+    np.testing.assert_array_equal(rebuilt.predict(observations)[0], agent.predict(observations)[0])
+
+
+def test_an_estimator_of_other_dimensions_is_refused():
+    lqg_model = gym.make("mbdl/LQG-v0").unwrapped.nominal_model
+    tracking = gym.make("mbdl/LinearTracking-v0").unwrapped.nominal_model  # n = p = 2, no input
+    with pytest.raises(ValueError, match=r"n, p, m = 2, 2, 0; LQG's model has 4, 2, 2"):
+        LQG(lqg_model, estimator=KalmanFilter(tracking))
+
+
+@pytest.mark.parametrize("name", ["KalmanNet", "GRUEstimator", "ParticleFilter", "KalmanFilter"])
+def test_inputs_to_an_estimator_without_inputs_are_refused(name):
+    import mbdl_control.agents as library
+
+    base = gym.make("mbdl/LinearTracking-v0").unwrapped
+    built_on = base.structure() if name == "GRUEstimator" else base.nominal_model
+    estimator = getattr(library, name)(built_on).estimator
+    memory = estimator.start(2)
+    with pytest.raises(ValueError, match=r"inputs must be rows of 0 entries"):
+        estimator.advance(memory, np.ones((2, 1)))
+
+
 def test_a_bad_estimator_is_named():
     model = gym.make("mbdl/LQG-v0").unwrapped.nominal_model
     with pytest.raises(ValueError, match="estimator must be"):

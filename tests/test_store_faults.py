@@ -21,7 +21,7 @@ from mbdl_control.evaluation.trial import TIMING_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = """name = "faults"
-seeds = [0, 1, 2, 3, 4]
+seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 mismatch = [0.0, 0.2]
 [evaluation]
 episodes = 2
@@ -36,7 +36,7 @@ class = "MPC"
 knowledge = "nominal"
 kwargs = { horizon = 3 }
 """
-TRIALS = 20
+TRIALS = 40  # enough that 10 kills land before a run finishes it
 KILLS = 10
 
 

@@ -39,6 +39,8 @@ class RecursiveEstimator(ABC):
     #: state and measurement dimensions
     n: int
     p: int
+    #: input dimension (``0``: the estimator takes no input)
+    m: int = 0
 
     @abstractmethod
     def start(self, batch: int) -> Memory:
@@ -52,6 +54,19 @@ class RecursiveEstimator(ABC):
     @abstractmethod
     def advance(self, memory: Memory, u: np.ndarray | None = None) -> Memory:
         """The memory for the next step, predicted with inputs ``u_t`` ``(batch, m)``."""
+
+    def inputs(self, u: np.ndarray | None) -> np.ndarray | None:
+        """``u`` as float64 rows ``(batch, m)`` (``None`` for none), or ``ValueError`` for
+        inputs to an estimator without any, or of another width."""
+        if u is None:
+            return None
+        u = np.asarray(u, dtype=np.float64)
+        if not self.m or u.shape[-1:] != (self.m,):
+            raise ValueError(
+                f"inputs must be rows of {self.m} entries (the estimator's model has "
+                f"m = {self.m}), got shape {u.shape}"
+            )
+        return u
 
     def restart(self, memory: Memory | None, episode_start: np.ndarray) -> Memory:
         """``memory`` with the rows of starting episodes set to :meth:`start`'s (all of it

@@ -73,7 +73,7 @@ class GaussianEstimator(RecursiveEstimator):
         self, model: StateSpaceModel, W: np.ndarray | None = None, V: np.ndarray | None = None
     ) -> None:
         self.model = model
-        self.n, self.p = model.n, model.p
+        self.n, self.p, self.m = model.n, model.p, model.m
         self.W = model.W if W is None else np.asarray(W, dtype=np.float64)
         self.V = model.V if V is None else np.asarray(V, dtype=np.float64)
 
@@ -82,14 +82,6 @@ class GaussianEstimator(RecursiveEstimator):
             "mean": np.tile(self.model.x0_mean, (batch, 1)),
             "cov": np.tile(self.model.x0_cov, (batch, 1, 1)),
         }
-
-    def inputs(self, u: np.ndarray | None) -> np.ndarray | None:
-        """``u`` as float64 rows, or ``ValueError`` for inputs to a model without ``G``."""
-        if u is None:
-            return None
-        if self.model.G is None:
-            raise ValueError("inputs were given but the model has no input matrix G")
-        return np.asarray(u, dtype=np.float64)
 
 
 class KalmanEstimator(GaussianEstimator):

@@ -55,14 +55,16 @@ class OutputFeedback:
         self.model, self.estimator = model, estimator
         self.horizon = None if horizon is None else positive_int("horizon", horizon)
         control_gain, _ = lqr_steady_state(model)
-        filter_gain, _ = kalman_steady_state(model)
         self._control_gains = control_gain[None]
-        self._filter_gains = filter_gain[None]
         if self.horizon is not None:
             control = lqr_finite_horizon(model, self.horizon).gains
-            estimate = kalman_finite_horizon(model, self.horizon).gains
             self._control_gains = np.concatenate([control, self._control_gains])
-            self._filter_gains = np.concatenate([estimate, self._filter_gains])
+        if estimator is None:  # the model's own Kalman filter
+            filter_gain, _ = kalman_steady_state(model)
+            self._filter_gains = filter_gain[None]
+            if self.horizon is not None:
+                estimate = kalman_finite_horizon(model, self.horizon).gains
+                self._filter_gains = np.concatenate([estimate, self._filter_gains])
 
     def act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray

@@ -51,7 +51,7 @@ class ParticleEstimator(RecursiveEstimator):
 
     def __init__(self, model: StateSpaceModel, particles: int = 1000, seed: int = 0) -> None:
         self.model = model
-        self.n, self.p = model.n, model.p
+        self.n, self.p, self.m = model.n, model.p, model.m
         self.particles = positive_int("particles", particles)
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
@@ -79,8 +79,7 @@ class ParticleEstimator(RecursiveEstimator):
         return estimates, {"particles": np.take_along_axis(particles, chosen[..., None], 1)}
 
     def advance(self, memory: Memory, u: np.ndarray | None = None) -> Memory:
-        if u is not None and self.model.G is None:
-            raise ValueError("inputs were given but the model has no input matrix G")
-        inputs = None if u is None else np.asarray(u, dtype=np.float64)[:, None]
+        u = self.inputs(u)
+        inputs = None if u is None else u[:, None]
         moved = self.model.f(memory["particles"], inputs)
         return {"particles": moved + self._normal(len(moved), self._noise_root)}

@@ -78,11 +78,20 @@ def cholesky(matrices: np.ndarray) -> tuple[np.ndarray, bool]:
     except np.linalg.LinAlgError:
         pass
     n = matrices.shape[-1]
-    scale = np.trace(matrices, axis1=-2, axis2=-1)[..., None, None] / n
-    scale = np.where(scale > 0, scale, 1.0)
-    for jitter in JITTERS:
+    factors = np.empty_like(matrices)
+    for row, matrix in zip(factors.reshape(-1, n, n), matrices.reshape(-1, n, n), strict=True):
+        row[...] = _jittered_cholesky(matrix)  # the rows that factor keep their exact factor
+    return factors, True
+
+
+def _jittered_cholesky(matrix: np.ndarray) -> np.ndarray:
+    """The Cholesky factor of one matrix, with the least jitter of :data:`JITTERS` that
+    makes it positive definite where it is not."""
+    scale = np.trace(matrix) / len(matrix)
+    scale = scale if scale > 0 else 1.0
+    for jitter in (0.0, *JITTERS):
         try:
-            return np.linalg.cholesky(matrices + jitter * scale * np.eye(n)), True
+            return np.linalg.cholesky(matrix + jitter * scale * np.eye(len(matrix)))
         except np.linalg.LinAlgError:
             continue
     raise FloatingPointError(

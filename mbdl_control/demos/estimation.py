@@ -1,6 +1,6 @@
 """The estimation demo: the model-based filters on the nominal model, next to the oracle and
-the bound. Linear tracking: the Kalman filter (exact on a linear model) and the EKF and UKF
-(which reduce to it there); Lorenz: the extended and unscented Kalman filters and the particle
+the bound. Linear tracking: the Kalman filter (exact on a linear model) and the EKF (which
+reduces to it there); Lorenz: the extended and unscented Kalman filters and the particle
 filter on the designer's coarse model (the oracle: the UKF on the true flow)."""
 
 from __future__ import annotations

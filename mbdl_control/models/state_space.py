@@ -235,6 +235,10 @@ class StateSpaceModel:
                 f"H must have {n} columns (the state dimension), got "
                 f"{self.observation.matrix.shape}"
             )
+        if isinstance(self.observation, LorenzFlow | Spherical) and n != 3:
+            raise ValueError(
+                f"a {type(self.observation).__name__} observation reads 3 states, the model has {n}"
+            )
         p = self.observation.outputs
         values = {
             "W": _as_covariance("W", self.W, n, definite=False),

@@ -81,7 +81,7 @@ class GRUFilter(RecursiveEstimator):
 
     def __init__(self, structure: StateSpaceStructure, network: GRUNetwork) -> None:
         self.structure, self.network = structure, network
-        self.n, self.p = structure.n, structure.p
+        self.n, self.p, self.m = structure.n, structure.p, structure.m
         self.dtype = next(network.parameters()).dtype
 
     @staticmethod
@@ -111,9 +111,8 @@ class GRUFilter(RecursiveEstimator):
         return estimates[:, 0].double().numpy(), memory
 
     def advance(self, memory: Memory, u: np.ndarray | None = None) -> Memory:
-        if u is None or not self.structure.m:
-            return memory
-        return {**memory, "input": np.asarray(u, dtype=np.float64).copy()}
+        u = self.inputs(u)
+        return memory if u is None else {**memory, "input": u.copy()}
 
 
 class GRUEstimator(NetworkEstimator):

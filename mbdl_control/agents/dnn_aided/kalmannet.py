@@ -33,9 +33,10 @@ the innovation covariance (``S``, ``p²``); with ``a = input_multiplier`` (5 pub
 * backward flow: ``FC3([GRU_S, 𝒦]) (p² + np → n²)``, ``FC4([GRU_Σ, FC3]) (2n² → n²)``,
   which becomes GRU_Σ's hidden state at the next step.
 
-The GRUs start from the reference code's defaults ``vec(I_n)``, ``0`` and ``vec(I_p)``; the
-differences start at zero (every previous estimate is the prior mean ``x̄_0``, the previous
-measurement ``h(x̄_0)``). The published sizes are kept, nothing scaled down (5 208 weights for
+The GRUs start from the reference code's defaults ``vec(I_n)``, ``0`` and ``vec(I_p)``; every
+previous estimate starts at the prior mean ``x̄_0`` and the previous measurement at
+``h(x̄_0)``, so that at the first step ``Δx̃`` and ``Δx̂`` are zero and ``Δỹ`` equals the
+innovation ``Δy``. The published sizes are kept, nothing scaled down (5 208 weights for
 ``n = p = 2``). Two departures from the reference code: the step on the first measurement uses
 the prior ``x̂_{0|−1} = x̄_0`` of the env convention (``y_0`` observes ``x_0``), where the
 reference code predicts ``f(x̄_0)`` first; and the last layer of FC2 starts at zero, so the
@@ -173,7 +174,7 @@ class KalmanNetFilter(RecursiveEstimator):
 
     def __init__(self, model: StateSpaceModel, network: KalmanGainNetwork) -> None:
         self.model, self.network = model, network
-        self.n, self.p = model.n, model.p
+        self.n, self.p, self.m = model.n, model.p, model.m
         self.dtype = next(network.parameters()).dtype
 
     def initial(self, batch: int) -> State:
@@ -235,7 +236,8 @@ class KalmanNetFilter(RecursiveEstimator):
         return estimate.double().numpy(), _memory(state)
 
     def advance(self, memory: Memory, u: np.ndarray | None = None) -> Memory:
-        inputs = None if u is None or not self.model.m else as_tensor(u, self.dtype)
+        u = self.inputs(u)
+        inputs = None if u is None else as_tensor(u, self.dtype)
         with torch.no_grad():
             prior = self.model.f(as_tensor(memory["posterior"], self.dtype), inputs)
         return {**memory, "prior": prior.double().numpy()}

@@ -38,8 +38,9 @@ from mbdl_control.blocks.kalman_filters import (
     KalmanEstimator,
     filter_trajectories,
 )
-from mbdl_control.blocks.trajectories import Trajectories, collect_trajectories, episodes_within
-from mbdl_control.core import Budget, FitReport, episode_length, positive_float
+from mbdl_control.blocks.sequence_training import labelled_trajectories
+from mbdl_control.blocks.trajectories import Trajectories
+from mbdl_control.core import Budget, FitReport, positive_float
 from mbdl_control.models import LinearGaussianModel, StateSpaceModel, require_state_space
 
 #: the default grid of both variances: half decades from 10⁻⁶ to 10²
@@ -131,15 +132,8 @@ class TunedNoiseKalman(FilterAgent):
 
     def fit(self, env: Any, budget: Budget | None = None, seed: int | None = None) -> FitReport:
         start = time.perf_counter()
-        length = episode_length(env) or 100
-        budget = budget or Budget()
-        episodes = episodes_within(budget.steps, budget.samples, length)
-        if episodes < 1:
-            raise ValueError(
-                f"TunedNoiseKalman needs a budget of at least one labelled episode ({length} "
-                f"steps and {length} samples), got {budget}"
-            )
-        data = collect_trajectories(env, episodes, 0 if seed is None else seed)
+        seed = 0 if seed is None else int(seed)
+        data = labelled_trajectories("TunedNoiseKalman", env, budget or Budget(), seed)
         scores = self.scores(data)
         diverged = not np.isfinite(scores).any()
         if not diverged:

@@ -5,6 +5,7 @@ filter or any estimator agent of the suite in its place (separation)."""
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import gymnasium as gym
@@ -13,14 +14,25 @@ import numpy as np
 from mbdl_control.blocks.estimation import FilterAgent
 from mbdl_control.blocks.lqg import OutputFeedback
 from mbdl_control.core import BaseAgent, Budget, FitReport, vector_space
-from mbdl_control.models import LinearGaussianModel
+from mbdl_control.models import LinearGaussianModel, state_space_of
 
 
 def estimator_agent(spec: FilterAgent | dict[str, Any], model: LinearGaussianModel, knowledge: str):
     """An estimator agent, or one built from ``{"class": name, **kwargs}`` (a library agent
-    by name, on ``model`` unless the kwargs name another ``model``)."""
-    if isinstance(spec, FilterAgent):
-        return spec
+    by name, on ``model`` — or on its ``structure`` for an estimator built from one, as the
+    GRU — unless the kwargs name another); ``ValueError`` unless its state, measurement and
+    input dimensions are ``model``'s."""
+    agent = spec if isinstance(spec, FilterAgent) else _built_estimator(spec, model, knowledge)
+    inner = agent.estimator
+    if (inner.n, inner.p, inner.m) != (model.n, model.p, model.m):
+        raise ValueError(
+            f"the estimator {type(agent).__name__} has n, p, m = {inner.n}, {inner.p}, "
+            f"{inner.m}; LQG's model has {model.n}, {model.p}, {model.m}"
+        )
+    return agent
+
+
+def _built_estimator(spec: Any, model: LinearGaussianModel, knowledge: str) -> FilterAgent:
     if not isinstance(spec, dict) or not isinstance(spec.get("class"), str):
         raise ValueError(
             "estimator must be an estimator agent (KalmanNet(model), ...) or a table "
@@ -32,6 +44,8 @@ def estimator_agent(spec: FilterAgent | dict[str, Any], model: LinearGaussianMod
     cls = getattr(library, name) if name in library.AGENTS else None
     if cls is None or not issubclass(cls, FilterAgent):
         raise ValueError(f"estimator class {name!r} is not one of the library's estimator agents")
+    if "structure" in inspect.signature(cls).parameters:
+        return cls(**{"structure": state_space_of(model).structure(), **kwargs})
     return cls(**{"model": model, "knowledge": knowledge, **kwargs})
 
 

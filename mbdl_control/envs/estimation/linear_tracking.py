@@ -143,6 +143,11 @@ class LinearTrackingEnv(TrackingEnv):
     ) -> None:
         super().__init__(mismatch, render_mode)
         p = n if p is None else p
+        if n < 2 and self.mismatch > 0:
+            raise ValueError(
+                f"mismatch rotates the plane of the first two states: it needs n >= 2, got "
+                f"n = {n} with mismatch = {self.mismatch}"
+            )
         self.rotated = rotated
         true = canonical_model(n, p, inverse_r2_db, nu_db)
         turn = rotation(n, self.mismatch)

@@ -14,9 +14,10 @@ trajectories equal those of ``make_vec(id, num_envs, "sync")`` with the same see
 rounding of matrix products batched (the Lorenz flow, row-wise, is bit for bit the same).
 
 An estimate must be an array of real numbers of the state's shape, all finite, whose squared
-error stays finite: anything else raises a ``ValueError`` and leaves the state as it was (the
-step's noise is drawn all the same). Batched conventions are Gymnasium's and those of the other
-batched envs of the suite (:mod:`mbdl_control.envs.batched`).
+error stays finite: anything else raises a ``ValueError`` and leaves the state as it was (an
+estimate refused for its squared error has drawn the step's noise all the same; one refused for
+its type, shape or a non-finite entry has not). Batched conventions are Gymnasium's and those
+of the other batched envs of the suite (:mod:`mbdl_control.envs.batched`).
 """
 
 from __future__ import annotations
