@@ -51,22 +51,10 @@ from mbdl_control.blocks.kalman_filters import (
     jacobians,
 )
 from mbdl_control.blocks.unscented_filter import UnscentedKalmanEstimator
+from mbdl_control.envs.estimation.linear_tracking import canonical_model
 from mbdl_control.models import LinearMap, LorenzFlow, Spherical, StateSpaceModel
 
 TRAJECTORIES, STEPS = 1000, 100
-
-
-def canonical_linear() -> StateSpaceModel:
-    r2 = 1.0
-    q2 = r2 * 10 ** (-20 / 10)
-    return StateSpaceModel(
-        LinearMap([[1.0, 1.0], [0.0, 1.0]]),
-        LinearMap(np.eye(2)),
-        q2 * np.eye(2),
-        r2 * np.eye(2),
-        np.zeros(2),
-        q2 * np.eye(2),
-    )
 
 
 def lorenz(observation: LinearMap | Spherical) -> StateSpaceModel:
@@ -210,7 +198,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     with threadpool_limits(1):
-        linear, full = canonical_linear(), lorenz(LinearMap(np.eye(3)))
+        linear, full = canonical_model(2, 2, 0.0, -20.0), lorenz(LinearMap(np.eye(3)))
         spherical = lorenz(Spherical())
         cases = (
             ("KF", "linear 2 x 2", KalmanEstimator(linear), filterpy_kf, linear),

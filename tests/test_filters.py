@@ -271,6 +271,10 @@ def test_bad_inputs_are_refused():
         UnscentedKalmanFilter(lorenz(Spherical()), alpha=0.0)
     with pytest.raises(ValueError, match="kappa"):
         UnscentedKalmanFilter(lorenz(Spherical()), kappa=-3.0)
+    with pytest.raises(ValueError, match="beta must be a finite number, got 'two'"):
+        UnscentedKalmanFilter(lorenz(Spherical()), beta="two")
+    with pytest.raises(ValueError, match="grid must be a sequence of positive variances"):
+        TunedNoiseKalman(random_linear(0, 2, 2), grid=0.1)
     with pytest.raises(ValueError, match="a Spherical observation reads 3 states, the model has 2"):
         random_linear(0, 2, 2).replace(observation=Spherical())
     with pytest.raises(ValueError, match="particles"):

@@ -72,6 +72,21 @@ def test_learned_noise_filter_recovers_from_wrong_noise_levels(test_data):
     assert agent.spectrum.family == "learned-optimizer" and agent.spectrum.n_parameters == 6
 
 
+def test_learned_noise_covariances_that_are_not_covariances_are_refused():
+    model = tracking().unwrapped.true_model
+    with pytest.raises(ValueError, match="the model's W must be positive definite"):
+        LearnedNoiseKalman(model.replace(W=np.zeros((2, 2))))
+    agent = LearnedNoiseKalman(model)
+    good = agent.learned_parameters()
+    for bad, message in (
+        ({"W": good["W"]}, "parameters are W and V, got"),
+        ({**good, "W": good["W"][:2]}, "W must be the 3 finite entries of a 2 by 2"),
+        ({**good, "V": np.array([1.0, 2.0, -1.0])}, "V must be positive definite"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            agent.set_learned_parameters(bad)
+
+
 @pytest.mark.parametrize("cls", [KalmanNet, GRUEstimator, LearnedNoiseKalman])
 def test_a_checkpoint_acts_identically(cls, tmp_path, test_data):
     env = tracking()

@@ -47,7 +47,7 @@ import numpy as np
 from mbdl_control.blocks import kalman
 from mbdl_control.blocks.estimation import Memory
 from mbdl_control.blocks.kalman_filters import GaussianEstimator, symmetrized
-from mbdl_control.core import positive_float
+from mbdl_control.core import finite_float, positive_float
 from mbdl_control.models import StateSpaceModel
 
 #: relative jitters tried, in order, when a Cholesky factorization fails
@@ -115,13 +115,10 @@ class UnscentedKalmanEstimator(GaussianEstimator):
     ) -> None:
         super().__init__(model, W, V)
         self.alpha = positive_float("alpha", alpha)
-        if not np.isfinite(beta):
-            raise ValueError(f"beta must be finite, got {beta!r}")
-        if not (np.isfinite(kappa) and model.n + kappa > 0):
-            raise ValueError(
-                f"kappa must be finite with n + kappa > 0 (n = {model.n}), got {kappa!r}"
-            )
-        self.beta, self.kappa = float(beta), float(kappa)
+        self.beta = finite_float("beta", beta)
+        self.kappa = finite_float("kappa", kappa)
+        if model.n + self.kappa <= 0:
+            raise ValueError(f"kappa must have n + kappa > 0 (n = {model.n}), got {kappa!r}")
         self.spread, self.mean_weights, self.cov_weights = merwe_weights(
             model.n, self.alpha, self.beta, self.kappa
         )

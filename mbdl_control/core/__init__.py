@@ -5,7 +5,7 @@ Nothing here knows a model, an env or a family: ``core`` imports only numpy and 
 
 from mbdl_control.core.agent import Agent, BaseAgent, time_index
 from mbdl_control.core.budget import Budget, FitReport
-from mbdl_control.core.checks import positive_float, positive_int
+from mbdl_control.core.checks import finite_float, positive_float, positive_int
 from mbdl_control.core.episodes import episode_length
 from mbdl_control.core.observations import as_batch, batch_size, vector_space
 from mbdl_control.core.spectrum import FAMILIES, KNOWLEDGE, SpectrumInfo
@@ -21,6 +21,7 @@ __all__ = [
     "as_batch",
     "batch_size",
     "episode_length",
+    "finite_float",
     "positive_float",
     "positive_int",
     "time_index",

@@ -14,6 +14,14 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
+def finite_float(name: str, value: Any) -> float:
+    """``value`` as a float, or a ``ValueError`` naming ``name`` unless it is a finite number."""
+    number = isinstance(value, int | float | np.integer | np.floating)
+    if isinstance(value, bool) or not number or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def positive_float(name: str, value: Any) -> float:
     """``value`` as a float, or a ``ValueError`` naming ``name`` unless it is a finite
     positive number."""

@@ -28,7 +28,10 @@ annealed on a cosine, no episode held out), from the model's own covariances.
 
 :class:`LearnedNoiseKalman` is the estimator agent (its estimate is the action; the filter of
 :class:`~mbdl_control.blocks.kalman_filters.KalmanEstimator` with the learned covariances);
-:class:`LearnedNoiseLQG` puts the learned filter inside LQG.
+:class:`LearnedNoiseLQG` puts the learned filter inside LQG, acting with the LQG law of the
+model with the learned covariances: with ``horizon=None`` its filter is that model's
+steady-state one, where ``LQG(model, estimator={"class": "LearnedNoiseKalman"})`` runs the
+learned filter itself (time-varying from the prior); the two agree once the filter settles.
 """
 
 from __future__ import annotations
@@ -160,10 +163,30 @@ def _lower(matrix: np.ndarray) -> np.ndarray:
     return matrix[np.tril_indices(len(matrix))]
 
 
-def _symmetric(lower: np.ndarray, size: int) -> np.ndarray:
+def _symmetric(name: str, lower: Any, size: int) -> np.ndarray:
+    """The positive definite ``size × size`` matrix whose lower triangle (row by row) is
+    ``lower``, or ``ValueError`` naming ``name``."""
+    lower = np.asarray(lower, dtype=np.float64)
+    entries = size * (size + 1) // 2
+    if lower.shape != (entries,) or not np.isfinite(lower).all():
+        raise ValueError(
+            f"{name} must be the {entries} finite entries of a {size} by {size} lower triangle, "
+            f"got shape {lower.shape}"
+        )
     matrix = np.zeros((size, size))
     matrix[np.tril_indices(size)] = lower
-    return matrix + np.tril(matrix, -1).T
+    matrix = matrix + np.tril(matrix, -1).T
+    _require_definite(name, matrix)
+    return matrix
+
+
+def _require_definite(name: str, matrix: np.ndarray) -> None:
+    """``ValueError`` unless ``matrix`` is positive definite (the filter learns its factor)."""
+    if np.linalg.eigvalsh(matrix)[0] <= 0:
+        raise ValueError(
+            f"{name} must be positive definite (its Cholesky factor is learned), got "
+            f"eigenvalues {np.linalg.eigvalsh(matrix)}"
+        )
 
 
 class LearnedNoiseKalman(SequenceLearner):
@@ -186,6 +209,7 @@ class LearnedNoiseKalman(SequenceLearner):
         self.state_space = _linear(model, "LearnedNoiseKalman")
         self.iterations = positive_int("iterations", iterations)
         self.learning_rate = positive_float("learning_rate", learning_rate)
+        _require_definite("the model's W", self.state_space.W)
         self._set_covariances(self.state_space.W, self.state_space.V)
 
     def _set_covariances(self, W: np.ndarray, V: np.ndarray) -> None:
@@ -211,9 +235,13 @@ class LearnedNoiseKalman(SequenceLearner):
         return {"W": _lower(self.W), "V": _lower(self.V)}
 
     def set_learned_parameters(self, parameters: dict[str, np.ndarray]) -> None:
+        if set(parameters) != {"W", "V"}:
+            raise ValueError(
+                f"LearnedNoiseKalman's parameters are W and V, got {sorted(parameters)}"
+            )
         self._set_covariances(
-            _symmetric(parameters["W"], self.state_space.n),
-            _symmetric(parameters["V"], self.state_space.p),
+            _symmetric("W", parameters["W"], self.state_space.n),
+            _symmetric("V", parameters["V"], self.state_space.p),
         )
 
     def learn(self, data: Trajectories, seed: int) -> Training:

@@ -67,6 +67,8 @@ class TunedNoiseKalman(FilterAgent):
     ) -> None:
         super().__init__(knowledge)
         self.model = require_state_space(type(self).__name__, model)
+        if isinstance(grid, str) or not hasattr(grid, "__iter__"):
+            raise ValueError(f"grid must be a sequence of positive variances, got {grid!r}")
         self.grid = tuple(positive_float("grid value", value) for value in grid)
         if not self.grid:
             raise ValueError("grid must hold at least one variance")
