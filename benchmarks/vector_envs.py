@@ -3,7 +3,12 @@
 1. Env-steps per second of ``gym.make_vec(id, N, "vector_entry_point")`` (our native batch) at
    64 and 1024 envs against ``make_vec(id, 64, "sync")`` (a Python loop over single envs),
    with zero actions; Gymnasium's own native ``CartPole-v1`` batch calibrates the machine.
-2. Seconds to ``evaluate`` 1000 episodes (no oracle) batched vs episode by episode, and the
+2. The batched BoxLQR step at 1024 envs against its ceiling (issue 16): what any batch that keeps
+   per-env generators (identical to single envs) must spend, the draws of its
+   :class:`~mbdl_control.envs.normal_streams.NormalStreams` (refills amortized), plus the bare
+   dynamics ``x' = Ax + Bu + W^½ z`` with the clip and the stage cost in the cheapest numpy
+   form we found; the env's share of the ceiling (goal ≥ 85 %).
+3. Seconds to ``evaluate`` 1000 episodes (no oracle) batched vs episode by episode, and the
    largest difference between the two runs' episode costs.
 
 Each figure is the median over ``--repeats`` runs with min and max. numpy's BLAS is limited to
@@ -80,6 +85,44 @@ def throughput_table(repeats: int) -> None:
         )
 
 
+def microseconds(call: Callable[[], object], calls: int = 1000) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        call()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def ceiling_table(repeats: int, num_envs: int = 1024) -> None:
+    envs = gym.make_vec("mbdl/BoxLQR-v0", num_envs, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    dynamics, actions = envs.dynamics, np.zeros(envs.action_space.shape)
+    model, rows = dynamics.model, np.arange(num_envs)
+    noise_map, ones_n, ones_m = dynamics.process_factor.T, np.ones(model.n), np.ones(model.m)
+    state = envs.dynamics.reset(envs._streams.draw(rows))[0]
+    upper = np.broadcast_to(model.u_max, actions.shape).copy()
+    lower = -upper
+
+    def bare_step() -> tuple[np.ndarray, np.ndarray]:
+        z = envs._streams.draw(rows)
+        u = np.minimum(np.maximum(actions, lower), upper)
+        cost = ((state @ model.Q) * state) @ ones_n + ((u @ model.R) * u) @ ones_m
+        return state @ model.A.T + u @ model.B.T + z[:, : model.n] @ noise_map, cost
+
+    parts = {
+        "env step": lambda: envs.step(actions),
+        "draws alone": lambda: envs._streams.draw(rows),
+        "ceiling: draws + bare dynamics": bare_step,
+    }
+    print(f"\n| BoxLQR, {num_envs} envs | µs per batch step (median) | min | max |")
+    print("|---|---|---|---|")
+    medians = {}
+    for name, call in parts.items():
+        medians[name], low, high = repeat(lambda call=call: microseconds(call), repeats)
+        print(f"| {name} | {medians[name]:.1f} | {low:.1f} | {high:.1f} |")
+    share = medians["ceiling: draws + bare dynamics"] / medians["env step"]
+    print(f"the env at {100 * share:.0f} % of the ceiling")
+
+
 def evaluation_seconds(agent, env, batched: bool) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     result = evaluate(agent, env, 1000, seed=0, compare_to_oracle=False, batched=batched)
@@ -120,6 +163,7 @@ def main() -> None:
     torch.set_num_threads(1)
     with threadpool_limits(1):
         throughput_table(arguments.repeats)
+        ceiling_table(arguments.repeats)
         evaluation_table(arguments.repeats)
 
 
