@@ -129,6 +129,22 @@ def test_every_solver_path_falls_back_when_every_solve_of_a_batch_fails(solver):
             assert np.all(np.isfinite(action)) and bad.diagnostics()["failed_solves"] == 1
 
 
+@pytest.mark.parametrize("solver", ["DAQP", "CLARABEL"])
+def test_one_state_takes_the_short_path_to_the_same_action(solver):
+    model = random_model(8, n=3, m=2, u_max=0.05)
+    states = np.random.default_rng(3).normal(size=(6, 3))
+    for make in (lambda: MPC(model, horizon=4, solver=solver), lambda: COCP(model, solver=solver)):
+        batched, single = make(), make()
+        actions, _ = batched.predict(states)
+        for row, x in enumerate(states):
+            np.testing.assert_allclose(single.predict(x)[0], actions[row], atol=1e-7)
+        assert single.diagnostics() == batched.diagnostics()
+    failing = MPC(model, horizon=4, state_bound=1e-4, solver=solver)  # every solve infeasible
+    action, _ = failing.predict(states[0])
+    np.testing.assert_allclose(action, failing.policy.safe_action(states[0]))
+    assert failing.diagnostics()["failed_solves"] == 1
+
+
 @pytest.mark.parametrize("name", ["COCP", "LQG", "LQR", "MPC", "SaturatedLQR"])
 def test_a_non_finite_observation_is_refused_by_every_agent(name):
     import mbdl_control.agents as library

@@ -116,6 +116,19 @@ class OptimizationPolicy(ABC):
         rate = self.failed_solves / self.solves if self.solves else 0.0
         return {"solves": self.solves, "failed_solves": self.failed_solves, "failure_rate": rate}
 
+    def act_one(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`act` for one state ``(n,)`` (float64): the same check, solve, projection and
+        fallback, without building a batch — the hot loop of a controller stepping one plant,
+        where the bookkeeping of a batch of one cost as much as DAQP's solve."""
+        if not np.isfinite(x).all():
+            raise ValueError(f"states must be finite; the state {x} holds NaN or inf")
+        self.solves += 1
+        solution = self._qp.solve(x) if self._qp is not None else self._solve_cvxpy(x)
+        if solution is None:
+            self.failed_solves += 1
+            return self.safe_action(x)
+        return saturate(self.model, solution[: self.model.m])
+
     def act(self, states: np.ndarray) -> np.ndarray:
         """The inputs ``(batch, m)`` at states ``(batch, n)``: the first stage of each solution,
         or the safe action where a solve failed (counted). A non-finite state is refused:

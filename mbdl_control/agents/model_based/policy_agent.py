@@ -30,6 +30,24 @@ class PolicyAgent(BaseAgent):
         """Solves, failed solves (each answered by the saturated LQR action) and their rate."""
         return self.policy.diagnostics()
 
+    def predict(
+        self,
+        observation: Any,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, Any]:
+        """:meth:`BaseAgent.predict`; one float64 state of the model's shape goes straight to
+        the policy's :meth:`~mbdl_control.blocks.optimization_policy.OptimizationPolicy.act_one`
+        (the agent keeps no memory, so ``state`` and ``episode_start`` change nothing)."""
+        if (
+            type(observation) is np.ndarray
+            and observation.dtype == np.float64
+            and observation.shape == self.observation_space.shape
+        ):
+            return self.policy.act_one(observation), None
+        return super().predict(observation, state, episode_start, deterministic)
+
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
     ) -> tuple[np.ndarray, Any]:
