@@ -28,35 +28,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mbdl_control.envs.actions import as_actions
-from mbdl_control.envs.batched import BatchedEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv, overflow_message
-from mbdl_control.envs.normal_streams import NormalStreams
+from mbdl_control.envs.streamed_batch import StreamedBatchEnv
 
 
-class LinearControlVectorEnv(BatchedEnv):
+class LinearControlVectorEnv(StreamedBatchEnv):
     """``num_envs`` copies of :attr:`single_env_class`, stepped as one batch."""
 
     single_env_class: ClassVar[type[LinearControlEnv]]
-
-    def _allocate(self) -> None:
-        self.dynamics = self.single_env.dynamics
-        self._streams = NormalStreams(self.num_envs, self.dynamics.draws)
-        self._state = np.zeros((self.num_envs, self.true_model.n))
-        self._observations = np.zeros(self.observation_space.shape)
-
-    def reset(
-        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        mask = self._reset_mask(options)
-        rows = self._rows[mask]
-        if seed is not None or not self._started:
-            self._streams.seed(rows, self._seeds(seed, len(rows)))
-        self._started = True
-        self._state[rows], observations = self.dynamics.reset(self._streams.draw(rows))
-        self._elapsed[rows] = 0
-        self._restart[rows] = False
-        self._observations[rows] = observations  # the other envs keep their last observation
-        return self._observations.copy(), {"state": self._state.copy(), "_state": mask}
 
     def step(
         self, actions: Any

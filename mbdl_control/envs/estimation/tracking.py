@@ -29,9 +29,8 @@ import numpy as np
 
 from mbdl_control.envs.actions import as_actions
 from mbdl_control.envs.base import PartiallyKnownEnv
-from mbdl_control.envs.batched import BatchedEnv
 from mbdl_control.envs.estimation.tracking_dynamics import TrackingDynamics, overflowing
-from mbdl_control.envs.normal_streams import NormalStreams
+from mbdl_control.envs.streamed_batch import StreamedBatchEnv
 from mbdl_control.models import LinearMap, StateSpaceModel
 
 
@@ -83,34 +82,15 @@ class TrackingEnv(PartiallyKnownEnv):
         return observation, -float(cost), False, False, {"cost": float(cost), "state": state.copy()}
 
 
-class TrackingVectorEnv(BatchedEnv):
+class TrackingVectorEnv(StreamedBatchEnv):
     """``num_envs`` copies of :attr:`single_env_class`, stepped as one batch."""
 
     single_env_class: ClassVar[type[TrackingEnv]]
     single_env: TrackingEnv
 
-    def _allocate(self) -> None:
-        self.dynamics = self.single_env.dynamics
-        self._streams = NormalStreams(self.num_envs, self.dynamics.draws)
-        self._state = np.zeros((self.num_envs, self.true_model.n))
-        self._observations = np.zeros(self.observation_space.shape)
-
     def label_count(self, info: dict[str, Any]) -> int:
         """The labelled samples of a batched step: one per env that stepped."""
         return int(np.count_nonzero(info["_cost"])) if "cost" in info else 0
-
-    def reset(
-        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        mask = self._reset_mask(options)
-        rows = self._rows[mask]
-        if seed is not None or not self._started:
-            self._streams.seed(rows, self._seeds(seed, len(rows)))
-        self._started = True
-        self._state[rows], self._observations[rows] = self.dynamics.reset(self._streams.draw(rows))
-        self._elapsed[rows] = 0
-        self._restart[rows] = False
-        return self._observations.copy(), {"state": self._state.copy(), "_state": mask}
 
     def step(
         self, actions: Any
