@@ -46,6 +46,7 @@ ENVS = {
     "mbdl/LinearTracking-v0": {"max_episode_steps": 20},
     "mbdl/BoxLQR-v0": {"max_episode_steps": 20},
     "mbdl/LQG-v0": {"max_episode_steps": 20},
+    "mbdl/CartPole-v0": {"max_episode_steps": 20},
     "mbdl/ISIChannel-v0": {"block_length": 100, "pilot_length": 8},
     "mbdl/MIMODetection-v0": {"users": 4, "antennas": 6, "block_length": 2},
     "mbdl/SparseRecovery-v0": {"measurements": 20, "unknowns": 40, "snr_db": 20.0},

@@ -14,6 +14,7 @@ AGENTS = {
     "LQG": ".model_based.lqg",
     "LQR": ".model_based.lqr",
     "MPC": ".model_based.mpc",
+    "NonlinearMPC": ".model_based.nonlinear_mpc",
     "SaturatedLQR": ".model_based.lqr",
     "Viterbi": ".model_based.viterbi",
     "BCJR": ".model_based.bcjr",

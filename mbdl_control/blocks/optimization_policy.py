@@ -52,7 +52,7 @@ class OptimizationPolicy(ABC):
         solver_options: dict[str, Any] | None = None,
         warm_start: bool = True,
     ) -> None:
-        self.model = require_linear_gaussian(type(self).__name__, model)
+        self.model = model = require_linear_gaussian(type(self).__name__, model)
         self.solver = check_solver(solver)
         self.solver_options = dict(solver_options or {})
         self.warm_start = bool(warm_start)

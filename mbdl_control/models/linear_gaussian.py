@@ -194,7 +194,13 @@ class LinearGaussianModel:
 
 
 def require_linear_gaussian(owner: str, model: object) -> LinearGaussianModel:
-    """``model``, or a ``TypeError`` saying that ``owner`` is built on a linear-Gaussian model."""
+    """``model``, or a ``TypeError`` saying that ``owner`` is built on a linear-Gaussian model.
+
+    A nonlinear control model (one with ``linearized()``, such as the cart-pole's) stands for
+    its linearization at its equilibrium: the linear agents (LQR, MPC, the convex policies)
+    are built on that, as a designer linearizes a plant to use them."""
+    if not isinstance(model, LinearGaussianModel) and callable(getattr(model, "linearized", None)):
+        model = model.linearized()
     return required(owner, model, LinearGaussianModel, "an env's true_model or nominal_model")
 
 

@@ -118,7 +118,7 @@ class LearnedCOCP(BaseAgent):
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
-        require_linear_gaussian("LearnedCOCP", model)
+        model = require_linear_gaussian("LearnedCOCP", model)
         if learn_from not in LEARN_FROM:
             raise ValueError(f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}")
         if init not in INITS:

@@ -31,7 +31,7 @@ class LQR(BaseAgent):
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
-        self.model = require_linear_gaussian(type(self).__name__, model)
+        self.model = model = require_linear_gaussian(type(self).__name__, model)
         self.observation_space = vector_space(model.n)
         self.horizon = None if horizon is None else positive_int("horizon", horizon)
         self.gain, self.P = lqr_steady_state(model)

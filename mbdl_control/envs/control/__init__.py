@@ -1,6 +1,8 @@
 """Stochastic control envs with linear-Gaussian dynamics, single and batched."""
 
 from mbdl_control.envs.control.box_lqr import BoxLQREnv, BoxLQRVectorEnv
+from mbdl_control.envs.control.cart_pole import CartPoleEnv, CartPoleVectorEnv
+from mbdl_control.envs.control.control_env import ControlEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.linear_quadratic import LinearQuadraticEnv, LinearQuadraticVectorEnv
@@ -9,6 +11,9 @@ from mbdl_control.envs.control.lqg import LQGEnv, LQGVectorEnv
 __all__ = [
     "BoxLQREnv",
     "BoxLQRVectorEnv",
+    "CartPoleEnv",
+    "CartPoleVectorEnv",
+    "ControlEnv",
     "LQGEnv",
     "LQGVectorEnv",
     "LinearControlEnv",

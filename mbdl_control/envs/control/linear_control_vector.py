@@ -1,12 +1,12 @@
-"""Native batched versions of the linear-Gaussian control envs (Gymnasium ``VectorEnv``).
+"""Native batched versions of the control envs (Gymnasium ``VectorEnv``).
 
 ``gym.make_vec(id, num_envs)`` builds one (the ids register it as their
 ``vector_entry_point``). It steps ``num_envs`` copies with a handful of array operations
-instead of a Python loop over envs, through the same :class:`LinearGaussianDynamics` as the
-single env, and env ``i`` draws the normals a single env seeded alike would draw
-(:class:`NormalStreams`): the trajectories equal those of ``make_vec(id, num_envs, "sync")``
-with the same seeds, up to floating-point rounding of the matrix products (BLAS sums a batch
-in another order than one row; ``tests/test_vector_envs.py``).
+instead of a Python loop over envs, through the same ``dynamics`` as the single env
+(:mod:`~mbdl_control.envs.control.control_env`), and env ``i`` draws the normals a single env
+seeded alike would draw (:class:`NormalStreams`): the trajectories equal those of
+``make_vec(id, num_envs, "sync")`` with the same seeds, up to floating-point rounding of the
+matrix products (BLAS sums a batch in another order than one row; ``tests/test_vector_envs.py``).
 
 Gymnasium conventions: ``reset(seed=s)`` seeds env ``i`` with ``s + i`` (or takes a list of
 seeds), ``options={"reset_mask": mask}`` resets some envs only; episodes truncate after
@@ -28,14 +28,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mbdl_control.envs.actions import as_actions
-from mbdl_control.envs.control.linear_control import LinearControlEnv, overflow_message
+from mbdl_control.envs.control.control_env import ControlEnv, overflow_message
 from mbdl_control.envs.streamed_batch import StreamedBatchEnv
 
 
 class LinearControlVectorEnv(StreamedBatchEnv):
     """``num_envs`` copies of :attr:`single_env_class`, stepped as one batch."""
 
-    single_env_class: ClassVar[type[LinearControlEnv]]
+    single_env_class: ClassVar[type[ControlEnv]]
 
     def step(
         self, actions: Any
