@@ -37,6 +37,7 @@ CHEAP_FIT = {
     "MLPRecovery": {"iterations": 2},
     "ParticleFilter": {"particles": 100},
     "KalmanNet": {"iterations": 2},
+    "NeuralAugmentedMPC": {"epochs": 2},
     "GRUEstimator": {"iterations": 2},
     "LearnedNoiseKalman": {"iterations": 2},
     "TunedNoiseKalman": {"grid": (0.1, 1.0)},

@@ -47,6 +47,7 @@ AGENTS = {
     "DeepSIC": ".dnn_aided.deepsic",
     "PlugAndPlayADMM": ".dnn_aided.pnp_admm",
     "KalmanNet": ".dnn_aided.kalmannet",
+    "NeuralAugmentedMPC": ".dnn_aided.neural_mpc",
     "SBRNN": ".deep_learning.sbrnn",
     "MLPDetector": ".deep_learning.mlp_detector",
     "ConvolutionalRecovery": ".deep_learning.sparse_networks",

@@ -71,31 +71,35 @@ class NonlinearControlModel(Protocol):
 
 
 def jacobians(model: NonlinearControlModel, x: np.ndarray, u: np.ndarray) -> tuple[Any, Any]:
-    """``(A, B)``: ``∂f/∂x`` ``(H, n, n)`` and ``∂f/∂u`` ``(H, n, m)`` at each row of ``x``
-    ``(H, n)`` and ``u`` ``(H, m)``, by one backward pass per output component (the rows are
+    """``(A, B)``: ``∂f/∂x`` ``(..., n, n)`` and ``∂f/∂u`` ``(..., n, m)`` at each row of ``x``
+    ``(..., n)`` and ``u`` ``(..., m)``, by one backward pass per output component (the rows are
     independent, so the gradient of a column's sum holds every row's Jacobian row)."""
     states = torch.tensor(x, requires_grad=True)
     inputs = torch.tensor(u, requires_grad=True)
     images = model.step(states, inputs, wrap=False)
-    A, B = np.empty((len(x), model.n, model.n)), np.empty((len(x), model.n, model.m))
+    A = np.empty((*x.shape, model.n))
+    B = np.empty((*x.shape, model.m))
     for row in range(model.n):
         d_state, d_input = torch.autograd.grad(
-            images[:, row].sum(), (states, inputs), retain_graph=row < model.n - 1
+            images[..., row].sum(), (states, inputs), retain_graph=row < model.n - 1
         )
-        A[:, row], B[:, row] = d_state.numpy(), d_input.numpy()
+        A[..., row, :], B[..., row, :] = d_state.numpy(), d_input.numpy()
     return A, B
 
 
 def condensed_sensitivity(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``Γ`` ``(H·n, H·m)`` with ``δx_{1:H} = Γ δu_{0:H-1}`` for ``δx_{k+1} = A_k δx_k + B_k
-    δu_k``, ``δx_0 = 0``: block row ``k`` is ``[A_k Γ_{k-1}, B_k, 0]``."""
-    horizon, n, m = B.shape
-    gamma = np.zeros((horizon, n, horizon, m))
+    """``Γ`` ``(..., H·n, H·m)`` with ``δx_{1:H} = Γ δu_{0:H-1}`` for ``δx_{k+1} = A_k δx_k +
+    B_k δu_k``, ``δx_0 = 0``, from ``A`` ``(..., H, n, n)`` and ``B`` ``(..., H, n, m)``: block row
+    ``k`` is ``[A_k Γ_{k-1}, B_k, 0]``."""
+    *batch, horizon, n, m = B.shape
+    gamma = np.zeros((*batch, horizon, n, horizon, m))
     for k in range(horizon):
         if k:
-            gamma[k, :, :k] = np.tensordot(A[k], gamma[k - 1, :, :k], axes=1)
-        gamma[k, :, k] = B[k]
-    return gamma.reshape(horizon * n, horizon * m)
+            gamma[..., k, :, :k, :] = np.einsum(
+                "...ij,...jkl->...ikl", A[..., k, :, :], gamma[..., k - 1, :, :k, :]
+            )
+        gamma[..., k, :, k, :] = B[..., k, :, :]
+    return gamma.reshape(*batch, horizon * n, horizon * m)
 
 
 class NonlinearMPCPolicy:
@@ -124,55 +128,75 @@ class NonlinearMPCPolicy:
         self.solves = 0
         self.failed_solves = 0
 
-    def safe_action(self, x: np.ndarray) -> np.ndarray:
+    def safe_action(self, states: np.ndarray) -> np.ndarray:
         """The saturated LQR action of the linearization, applied when a solve fails."""
-        return saturate(self.linearization, -self.gain @ x)
+        return saturate(self.linearization, -states @ self.gain.T)
 
-    def initial_plan(self) -> np.ndarray:
-        """The plan of a new episode: no force."""
-        return np.zeros((self.horizon, self.model.m))
+    def initial_plans(self, count: int) -> np.ndarray:
+        """The plans of new episodes: no force."""
+        return np.zeros((count, self.horizon, self.model.m))
 
-    def rollout(self, x: np.ndarray, plan: np.ndarray) -> np.ndarray:
-        """The predicted states ``(H + 1, n)`` of ``plan`` from ``x`` (the angle kept
-        continuous)."""
-        states = np.empty((self.horizon + 1, self.model.n))
-        states[0] = x
+    def rollout(self, states: np.ndarray, plans: np.ndarray) -> np.ndarray:
+        """The predicted states ``(batch, H + 1, n)`` of ``plans`` ``(batch, H, m)`` from
+        ``states`` ``(batch, n)``, all episodes at once (the angle kept continuous)."""
+        predicted = np.empty((len(states), self.horizon + 1, self.model.n))
+        predicted[:, 0] = states
         for k in range(self.horizon):
-            states[k + 1] = self.model.step(states[k], plan[k], wrap=False)
-        return states
+            predicted[:, k + 1] = self.model.step(predicted[:, k], plans[:, k], wrap=False)
+        return predicted
 
-    def improve(self, x: np.ndarray, plan: np.ndarray) -> np.ndarray | None:
-        """One SCP iteration: the plan after the QP step, or ``None`` if DAQP fails."""
-        states = self.rollout(x, plan)
-        A, B = jacobians(self.model, states[:-1], plan)
+    def improve(self, states: np.ndarray, plans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One SCP iteration for a batch: the plans after the QP step and whether DAQP solved
+        each (a failed row keeps its plan)."""
+        predicted = self.rollout(states, plans)
+        A, B = jacobians(self.model, predicted[:, :-1], plans)
         gamma = condensed_sensitivity(A, B)
-        weighted = gamma.T @ self._state_weights
-        hessian = 2 * (weighted @ gamma + self._input_weights)
-        flat = plan.reshape(-1)
-        linear = 2 * (weighted @ states[1:].reshape(-1) + self._input_weights @ flat)
+        weighted = gamma.transpose(0, 2, 1) @ self._state_weights
+        hessians = 2 * (weighted @ gamma + self._input_weights)
+        flat = plans.reshape(len(states), -1)
+        linear = 2 * (
+            np.einsum("bij,bj->bi", weighted, predicted[:, 1:].reshape(len(states), -1))
+            + flat @ self._input_weights
+        )
         upper, lower = self._u_max - flat, -self._u_max - flat
         if self.trust_region is not None:
             upper = np.minimum(upper, self.trust_region)
             lower = np.maximum(lower, -self.trust_region)
-        step, _, exitflag, _ = daqp.solve(
-            hessian, linear, np.zeros((0, len(flat))), upper, lower, **self.solver_options
-        )
-        if exitflag != DAQP_OPTIMAL or not np.all(np.isfinite(step)):
-            return None
-        return np.clip(flat + step, -self._u_max, self._u_max).reshape(plan.shape)
+        improved, solved = plans.copy(), np.zeros(len(states), dtype=bool)
+        no_rows = np.zeros((0, flat.shape[1]))
+        for row in range(len(states)):
+            step, _, exitflag, _ = daqp.solve(
+                hessians[row], linear[row], no_rows, upper[row], lower[row],
+                **self.solver_options,
+            )  # fmt: skip
+            if exitflag == DAQP_OPTIMAL and np.all(np.isfinite(step)):
+                solved[row] = True
+                improved[row] = np.clip(flat[row] + step, -self._u_max, self._u_max).reshape(
+                    plans.shape[1:]
+                )
+        return improved, solved
 
-    def act_one(self, x: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The input at ``x`` and the next step's warm start, from the warm start ``plan``."""
-        if not np.isfinite(x).all():
-            raise ValueError(f"states must be finite; the state {x} holds NaN or inf")
-        self.solves += 1
+    def act(
+        self, states: np.ndarray, plans: np.ndarray | None, episode_start: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The inputs ``(batch, m)`` at ``states`` and the plans to warm-start the next step
+        from (shifted by one stage): the plans of a batch of episodes are an agent's memory
+        (``None``, or a row whose episode starts, begins from :meth:`initial_plans`). A row
+        whose QP fails applies the safe action and restarts its plan (counted)."""
+        if not np.isfinite(states).all():
+            bad = np.flatnonzero(~np.isfinite(states).all(axis=1)).tolist()
+            raise ValueError(f"states must be finite; rows {bad} hold NaN or inf")
+        fresh = self.initial_plans(len(states))
+        plans = fresh if plans is None else np.where(episode_start[:, None, None], fresh, plans)
+        working = np.ones(len(states), dtype=bool)
         for _ in range(self.iterations):
-            improved = self.improve(x, plan)
-            if improved is None:
-                self.failed_solves += 1
-                return self.safe_action(x), self.initial_plan()
-            plan = improved
-        return plan[0].copy(), np.concatenate((plan[1:], plan[-1:]))
+            plans[working], solved = self.improve(states[working], plans[working])
+            working[np.flatnonzero(working)[~solved]] = False
+        self.solves += len(states)
+        self.failed_solves += int((~working).sum())
+        actions = np.where(working[:, None], plans[:, 0], self.safe_action(states))
+        plans[~working] = 0.0
+        return actions, np.concatenate((plans[:, 1:], plans[:, -1:]), axis=1)
 
     def diagnostics(self) -> dict[str, float]:
         rate = self.failed_solves / self.solves if self.solves else 0.0

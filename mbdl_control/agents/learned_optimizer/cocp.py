@@ -60,6 +60,7 @@ from mbdl_control.blocks.convex_policy import (
     box_qp_policy_layer,
     convex_policy_layer,
 )
+from mbdl_control.blocks.exploration import dithered_lqr_transitions
 from mbdl_control.blocks.identification import identify_linear_model
 from mbdl_control.blocks.riccati import lqr_steady_state
 from mbdl_control.core import (
@@ -73,7 +74,6 @@ from mbdl_control.core import (
 from mbdl_control.models import (
     LinearGaussianModel,
     require_linear_gaussian,
-    saturate,
     symmetric_sqrt,
 )
 
@@ -235,21 +235,8 @@ class LearnedCOCP(BaseAgent):
                 f"learning from the system needs a budget of at least one episode ({horizon} "
                 f"steps), got {budget.steps}"
             )
-        gain, _ = lqr_steady_state(self.model)
-        scale = self.exploration * (1.0 if self.model.u_max is None else self.model.u_max)
-        rng = np.random.default_rng(seed)
-        states, inputs, next_states = [], [], []
-        for episode in range(episodes):
-            x, _ = env.reset(seed=seed * 100_003 + episode)
-            done = False
-            while not done:
-                u = saturate(self.model, -gain @ x + scale * rng.standard_normal(self.model.m))
-                x_next, _, terminated, truncated, info = env.step(u)
-                states.append(x)
-                inputs.append(info.get("applied_action", u))
-                next_states.append(x_next)
-                x, done = x_next, terminated or truncated
-        return np.array(states), np.array(inputs), np.array(next_states)
+        steps = episodes * horizon
+        return dithered_lqr_transitions(env, self.model, steps, self.exploration, seed)
 
     def _train(self, training_model: LinearGaussianModel, horizon: int, seed: int) -> list[float]:
         layer = self._policy_layer(training_model)

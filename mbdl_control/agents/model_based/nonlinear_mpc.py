@@ -61,10 +61,4 @@ class NonlinearMPC(BaseAgent):
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
     ) -> tuple[np.ndarray, Any]:
-        plans = np.empty((len(observations), self.policy.horizon, self.model.m))
-        actions = np.empty((len(observations), self.model.m))
-        for row, x in enumerate(observations):
-            fresh = state is None or episode_start[row]
-            plan = self.policy.initial_plan() if fresh else state[row]
-            actions[row], plans[row] = self.policy.act_one(x, plan)
-        return actions, plans
+        return self.policy.act(observations, state, episode_start)
