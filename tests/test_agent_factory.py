@@ -58,3 +58,18 @@ def test_factory_errors_name_the_problem(env):
     unbounded = gym.make("mbdl/LinearQuadratic-v0")
     with pytest.raises(StudyError, match=r"set kwargs\.action_bound"):
         build_agent(AgentSpec("PPO", "none"), unbounded, seed=0)
+
+
+def test_sb3_algorithms_learn_in_normalized_actions_and_act_in_the_envs_units():
+    env = gym.make("mbdl/CartPole-v0")
+    agent = build_agent(AgentSpec("SAC", "none", {"learning_starts": 10}), env, seed=0)
+    assert agent.model.action_space == gym.spaces.Box(-1.0, 1.0, (1,), np.float64)
+    observations = np.random.default_rng(0).normal(0, 0.5, (64, 4))
+    learned, _ = agent.model.predict(observations, deterministic=True)
+    actions, _ = agent.predict(observations)
+    np.testing.assert_allclose(actions, 10.0 * learned, rtol=1e-6)
+    assert np.abs(actions).max() <= 10.0
+    bounded = build_agent(
+        AgentSpec("PPO", "none", {"action_bound": 2.0}), gym.make("mbdl/LQG-v0"), seed=0
+    )
+    np.testing.assert_allclose(bounded.action_space.high, [2.0, 2.0])

@@ -1,16 +1,22 @@
 """Our agents and stable-baselines3 models are interchangeable in either evaluation."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 from mbdl_control.agents import LQG, LQR, MPC
+from mbdl_control.envs import ENV_SPECS
 from mbdl_control.envs.rendering import FRAME_SIZE
 from mbdl_control.evaluation import evaluate
+
+CONTROL_IDS = sorted(env_id for env_id in ENV_SPECS if ENV_SPECS[env_id][0].startswith("control:"))
 
 
 @pytest.mark.parametrize(
@@ -64,3 +70,31 @@ def test_our_evaluate_refuses_a_vector_env(sb3_vec_env):
     for vector in (envs, sb3_vec_env):  # Gymnasium's and stable-baselines3's
         with pytest.raises(TypeError, match=r"evaluate takes one env .* pass gym.make\(id, ...\)"):
             evaluate(agent, vector, n_episodes=2)
+
+
+#: the opt-in input bound of the unconstrained control envs, which SB3 needs
+SB3_KWARGS = {"mbdl/LinearQuadratic-v0": {"u_max": 5.0}, "mbdl/LQG-v0": {"u_max": 5.0}}
+
+
+@pytest.mark.parametrize("env_id", CONTROL_IDS)
+def test_sb3_check_env_passes_on_every_control_env(env_id):
+    env = gym.make(env_id, **SB3_KWARGS.get(env_id, {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unbounded states, unnormalized units
+        sb3_check_env(env.unwrapped)
+    if env_id in SB3_KWARGS:  # without the bound, SB3 refuses the unbounded action box
+        with pytest.raises(AssertionError, match="finite lower and upper bound"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                sb3_check_env(gym.make(env_id).unwrapped)
+
+
+def test_the_opt_in_bound_clips_and_keeps_the_bound_valid():
+    env = gym.make("mbdl/LinearQuadratic-v0", u_max=0.5)
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.array([3.0, -0.2]))
+    assert info["applied_action"].tolist() == [0.5, -0.2] and info["saturated"] == 1.0
+    unbounded = gym.make("mbdl/LinearQuadratic-v0").unwrapped.performance_bound()
+    assert env.unwrapped.performance_bound() == unbounded
+    clipped = evaluate(env.unwrapped.oracle(), env, n_episodes=200, seed=0)
+    assert clipped.mean_cost > unbounded

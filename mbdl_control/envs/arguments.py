@@ -233,6 +233,12 @@ SEED = Integer(0, None, "a seed of numpy's default_rng")
 COUNT = Integer(1)
 #: a standard deviation (0: no noise)
 STD = Real(meaning="a standard deviation; larger ones overflow the variances and costs")
+#: an input bound ``|u_i| <= u_max`` (the actuator's)
+INPUT_BOUND = Real(open_minimum=True, meaning="the input bound |u_i| <= u_max")
+#: an opt-in input bound of an unconstrained problem
+OPTIONAL_INPUT_BOUND = Real(
+    open_minimum=True, meaning="the input bound |u_i| <= u_max", none_means="no bound"
+)
 #: the nominal model's relative error, the contract's ``mismatch``
 MISMATCH = Real(
     maximum=MAX_RELATIVE_ERROR, meaning="the nominal model's relative error; 0: nominal = true"

@@ -9,7 +9,9 @@ knowledge     constructor call
 ``nominal``   ``Class(env.nominal_model, **kwargs)``
 ``structure`` ``Class(env.structure(), **kwargs)``: the model's form, none of its numbers
 ``none``      ``Class(observation_space, action_space, **kwargs)``; a stable-baselines3
-              algorithm: ``Class(policy, fit_env, seed=seed, **kwargs)``
+              algorithm: ``Class(policy, fit_env, seed=seed, **kwargs)``, its actions
+              normalized to ``[-1, 1]`` by a wrapper (SB3's advice: its Gaussian policies
+              start with unit spread) and mapped back to the env's box when it acts
 ============  ================================================================================
 
 Library agents also receive ``knowledge=...`` so that their spectrum says what they were given.
@@ -111,9 +113,10 @@ def build_agent(spec: AgentSpec, fit_env: gym.Env, seed: int) -> Any:
         kwargs = {"verbose": 0, "device": "cpu", **spec.kwargs}
         policy = kwargs.pop("policy", "MlpPolicy")
         learn_env = _finite_action_bounds(fit_env, kwargs.pop("action_bound", None), spec)
+        normalized = gym.wrappers.RescaleAction(learn_env, -1.0, 1.0)
         from mbdl_control.agents.deep_learning import SB3Agent
 
-        return SB3Agent(cls(policy, learn_env, seed=seed, **kwargs))
+        return SB3Agent(cls(policy, normalized, seed=seed, **kwargs), learn_env.action_space)
     kwargs = _with_knowledge(cls, spec.knowledge, spec.kwargs)
     if spec.knowledge == "true":
         return cls(base.true_model, **kwargs)

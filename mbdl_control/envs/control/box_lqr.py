@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from mbdl_control.blocks.bounds import finite_horizon_bound, stationary_bound
-from mbdl_control.envs.arguments import DIMENSION, LEGACY_SEED, SEED, STD, Real, checked_arguments
+from mbdl_control.envs.arguments import (
+    DIMENSION,
+    INPUT_BOUND,
+    LEGACY_SEED,
+    SEED,
+    STD,
+    checked_arguments,
+)
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 from mbdl_control.models import symmetric_sqrt
-
-#: ``u_max``: the actuator's bound ``|u_i| <= u_max``
-INPUT_BOUND = Real(open_minimum=True, meaning="the input bound |u_i| <= u_max")
 
 
 class BoxLQREnv(LinearControlEnv):

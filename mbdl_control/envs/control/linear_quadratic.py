@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from mbdl_control.blocks.riccati import lq_optimal_cost
-from mbdl_control.envs.arguments import DIMENSION, LEGACY_SEED, SEED, STD, checked_arguments
+from mbdl_control.envs.arguments import (
+    DIMENSION,
+    LEGACY_SEED,
+    OPTIONAL_INPUT_BOUND,
+    SEED,
+    STD,
+    checked_arguments,
+)
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
@@ -22,7 +29,10 @@ class LinearQuadraticEnv(LinearControlEnv):
 
     ## Action Space
 
-    ``Box(-inf, inf, (m,), float64)``: the input ``u``; it is unconstrained.
+    ``Box(-inf, inf, (m,), float64)``: the input ``u``; it is unconstrained, unless the opt-in
+    ``u_max`` bounds it to ``Box(-u_max, u_max)`` (inputs outside are then clipped, as the
+    actuator saturates): stable-baselines3's ``check_env`` and its algorithms need a finite
+    action box.
 
     ## Observation Space
 
@@ -64,17 +74,22 @@ class LinearQuadraticEnv(LinearControlEnv):
     optimal policy. ``performance_bound()``: its exact expected cost per step,
     ``(tr(P_0Σ_0) + Σ_t tr(P_{t+1}W)) / T`` — the bound is attained.
 
+    With ``u_max``, the oracle is the same LQR with its inputs clipped: the best known
+    policy, no longer an optimal one; the bound, that of the unconstrained problem, still bounds.
+
     ## Arguments
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``noise_std`` (0.5),
-    ``x0_std`` (1.0), ``mismatch_seed`` (0), ``render_mode`` (``None``, ``"ansi"`` or
-    ``"rgb_array"``). Each is checked at construction, a ``ValueError`` naming a bad one
+    ``x0_std`` (1.0), ``mismatch_seed`` (0), ``u_max`` (``None``; a positive float bounds the
+    inputs), ``render_mode`` (``None``, ``"ansi"`` or ``"rgb_array"``). Each is checked at
+    construction, a ``ValueError`` naming a bad one
     (:mod:`mbdl_control.envs.arguments`): integers for the seeds (``system_seed < 2³²``) and
     for the dimensions (1 to 1000); finite floats, not bools, for the rest: the standard
     deviations in ``[0, 1e100]``, ``mismatch`` in ``[0, 1e6]``.
     ``check_env`` warns that the state and action spaces are unbounded and not normalized: a
     linear system driven by Gaussian noise has an unbounded state, and the LQ problem has no
-    input bounds.
+    input bounds (stable-baselines3's ``check_env`` refuses the unbounded action box: pass
+    ``u_max``).
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/LinearQuadratic-v0")
@@ -87,7 +102,8 @@ class LinearQuadraticEnv(LinearControlEnv):
     * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
       same trajectories as single envs seeded alike) added without changing the single env's
       draws or dynamics; later, every argument checked at construction and every action at
-      its step (``ValueError``), valid ones unchanged; ``rgb_array`` rendering added.
+      its step (``ValueError``), valid ones unchanged; ``rgb_array`` rendering added; the
+      opt-in input bound ``u_max`` added (default ``None``: unchanged).
     """
 
     @checked_arguments(
@@ -97,6 +113,7 @@ class LinearQuadraticEnv(LinearControlEnv):
         noise_std=STD,
         x0_std=STD,
         mismatch_seed=SEED,
+        u_max=OPTIONAL_INPUT_BOUND,
     )
     def __init__(
         self,
@@ -107,9 +124,12 @@ class LinearQuadraticEnv(LinearControlEnv):
         noise_std: float = 0.5,
         x0_std: float = 1.0,
         mismatch_seed: int = 0,
+        u_max: float | None = None,
         render_mode: str | None = None,
     ) -> None:
-        true_model = published_random_model(system_seed, n, m, noise_std=noise_std, x0_std=x0_std)
+        true_model = published_random_model(
+            system_seed, n, m, noise_std=noise_std, x0_std=x0_std, u_max=u_max
+        )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
 
     def oracle(self, horizon: int | None = None) -> Any:

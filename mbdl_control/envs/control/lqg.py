@@ -9,6 +9,7 @@ from mbdl_control.envs.arguments import (
     DIMENSION,
     LEGACY_SEED,
     MAX_RELATIVE_ERROR,
+    OPTIONAL_INPUT_BOUND,
     SEED,
     STD,
     Integer,
@@ -45,7 +46,10 @@ class LQGEnv(LinearControlEnv):
 
     ## Action Space
 
-    ``Box(-inf, inf, (m,), float64)``: the input ``u``; it is unconstrained.
+    ``Box(-inf, inf, (m,), float64)``: the input ``u``; it is unconstrained, unless the opt-in
+    ``u_max`` bounds it to ``Box(-u_max, u_max)`` (inputs outside are then clipped, as the
+    actuator saturates): stable-baselines3's ``check_env`` and its algorithms need a finite
+    action box.
 
     ## Observation Space
 
@@ -91,18 +95,23 @@ class LQGEnv(LinearControlEnv):
     feedback (separation principle). ``performance_bound()``: its exact expected cost per step,
     ``J*_LQ/T + Σ_t tr(K_tᵀ(R + BᵀP_{t+1}B)K_t Σ_{t|t})/T`` — the bound is attained.
 
+    With ``u_max``, the oracle is the same LQG with its inputs clipped: the best known
+    policy, no longer an optimal one; the bound, that of the unconstrained problem, still bounds.
+
     ## Arguments
 
     ``mismatch`` (≥ 0), ``system_seed`` (0), ``n`` (4), ``m`` (2), ``p`` (2), ``noise_std``
     (0.5), ``measurement_std`` (1.0), ``x0_std`` (1.0), ``mismatch_seed`` (0),
-    ``noise_mismatch`` (0.0, ≥ 0), ``render_mode`` (``None``, ``"ansi"`` or ``"rgb_array"``).
-    Each is checked at construction, a ``ValueError`` naming a bad one
-    (:mod:`mbdl_control.envs.arguments`): integers for the seeds (``system_seed < 2³²``) and
-    for the dimensions (1 to 1000); finite floats, not bools, for the rest: the standard
-    deviations in ``[0, 1e100]``, ``mismatch`` in ``[0, 1e6]`` and ``noise_mismatch`` too,
-    ``measurement_std`` in ``(1e-5, 1e100]`` (``V`` must be positive definite).
-    ``check_env`` warns that the observation and action spaces are unbounded and not
-    normalized: Gaussian measurements are unbounded, and the LQG problem has no input bounds.
+    ``noise_mismatch`` (0.0, ≥ 0), ``u_max`` (``None``; a positive float bounds the inputs),
+    ``render_mode`` (``None``, ``"ansi"`` or ``"rgb_array"``). Each is checked at construction,
+    a ``ValueError`` naming a bad one (:mod:`mbdl_control.envs.arguments`): integers for the
+    seeds (``system_seed < 2³²``) and for the dimensions (1 to 1000); finite floats, not bools,
+    for the rest: the standard deviations in ``[0, 1e100]``, ``mismatch`` in ``[0, 1e6]`` and
+    ``noise_mismatch`` too, ``measurement_std`` in ``(1e-5, 1e100]`` (``V`` must be
+    positive definite). ``check_env`` warns that the observation and action spaces are
+    unbounded and not normalized: Gaussian measurements are unbounded, and the LQG problem has
+    no input bounds (stable-baselines3's ``check_env`` refuses the unbounded action box: pass
+    ``u_max``).
 
     >>> import gymnasium as gym, mbdl_control
     >>> env = gym.make("mbdl/LQG-v0")
@@ -115,7 +124,8 @@ class LQGEnv(LinearControlEnv):
     * v0: initial version; a native batched version (``gym.make_vec(id, num_envs)``, the
       same trajectories as single envs seeded alike) added without changing the single env's
       draws or dynamics; later, every argument checked at construction and every action at
-      its step (``ValueError``), valid ones unchanged; ``rgb_array`` rendering added.
+      its step (``ValueError``), valid ones unchanged; ``rgb_array`` rendering added; the
+      opt-in input bound ``u_max`` added (default ``None``: unchanged).
     """
 
     perturbed_fields = ("A", "B", "C")
@@ -130,6 +140,7 @@ class LQGEnv(LinearControlEnv):
         x0_std=STD,
         mismatch_seed=SEED,
         noise_mismatch=NOISE_MISMATCH,
+        u_max=OPTIONAL_INPUT_BOUND,
     )
     def __init__(
         self,
@@ -142,6 +153,7 @@ class LQGEnv(LinearControlEnv):
         measurement_std: float = 1.0,
         x0_std: float = 1.0,
         mismatch_seed: int = 0,
+        u_max: float | None = None,
         noise_mismatch: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
@@ -153,6 +165,7 @@ class LQGEnv(LinearControlEnv):
             noise_std=noise_std,
             measurement_std=measurement_std,
             x0_std=x0_std,
+            u_max=u_max,
         )
         super().__init__(true_model, mismatch, mismatch_seed, render_mode)
         scale = (1.0 + noise_mismatch) ** 2
