@@ -38,6 +38,8 @@ CHEAP_FIT = {
     "ParticleFilter": {"particles": 100},
     "KalmanNet": {"iterations": 2},
     "NeuralAugmentedMPC": {"epochs": 2},
+    "DPC": {"iterations": 2},
+    "UnfoldedMPC": {"iterations": 2, "layers": 2},
     "GRUEstimator": {"iterations": 2},
     "LearnedNoiseKalman": {"iterations": 2},
     "TunedNoiseKalman": {"grid": (0.1, 1.0)},

@@ -42,6 +42,7 @@ AGENTS = {
     "DetNet": ".deep_unfolding.detnet",
     "LISTA": ".deep_unfolding.lista",
     "UnfoldedADMM": ".deep_unfolding.unfolded_admm",
+    "UnfoldedMPC": ".deep_unfolding.unfolded_mpc",
     "ViterbiNet": ".dnn_aided.viterbinet",
     "BCJRNet": ".dnn_aided.viterbinet",
     "DeepSIC": ".dnn_aided.deepsic",
@@ -53,6 +54,7 @@ AGENTS = {
     "ConvolutionalRecovery": ".deep_learning.sparse_networks",
     "MLPRecovery": ".deep_learning.sparse_networks",
     "GRUEstimator": ".deep_learning.gru_estimator",
+    "DPC": ".deep_learning.dpc",
 }
 
 __getattr__, _dir_agents = lazy_exports(__name__, AGENTS)

@@ -7,6 +7,7 @@ from mbdl_control.core.lazy import lazy_exports
 
 _EXPORTS = {
     "ConvolutionalRecovery": ".sparse_networks",
+    "DPC": ".dpc",
     "GRUEstimator": ".gru_estimator",
     "MLPDetector": ".mlp_detector",
     "MLPRecovery": ".sparse_networks",
