@@ -39,6 +39,7 @@ CHEAP_FIT = {
     "KalmanNet": {"iterations": 2},
     "NeuralAugmentedMPC": {"epochs": 2},
     "DPC": {"iterations": 2},
+    "ResidualSAC": {"sac_options": {"learning_starts": 5, "batch_size": 8}},
     "UnfoldedMPC": {"iterations": 2, "layers": 2},
     "GRUEstimator": {"iterations": 2},
     "LearnedNoiseKalman": {"iterations": 2},

@@ -49,6 +49,7 @@ AGENTS = {
     "PlugAndPlayADMM": ".dnn_aided.pnp_admm",
     "KalmanNet": ".dnn_aided.kalmannet",
     "NeuralAugmentedMPC": ".dnn_aided.neural_mpc",
+    "ResidualSAC": ".dnn_aided.residual_rl",
     "SBRNN": ".deep_learning.sbrnn",
     "MLPDetector": ".deep_learning.mlp_detector",
     "ConvolutionalRecovery": ".deep_learning.sparse_networks",
