@@ -1,8 +1,9 @@
 """Throughput of the native batched envs, and of ``evaluate`` on batches of episodes.
 
 1. Env-steps per second of ``gym.make_vec(id, N, "vector_entry_point")`` (our native batch of
-   the linear envs and the cart-pole) at 64 and 1024 envs against ``make_vec(id, 64, "sync")`` (a Python loop over single envs),
-   with zero actions; Gymnasium's own native ``CartPole-v1`` batch calibrates the machine.
+   the linear envs and the cart-pole) at 64 and 1024 envs against ``make_vec(id, 64, "sync")``
+   (a Python loop over single envs), with zero actions; Gymnasium's own native ``CartPole-v1``
+   batch calibrates the machine.
 2. The batched BoxLQR step at 1024 envs against its ceiling (issue 16): what any batch that keeps
    per-env generators (identical to single envs) must spend, the draws of its
    :class:`~mbdl_control.envs.normal_streams.NormalStreams` (refills amortized), plus the bare

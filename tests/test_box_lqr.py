@@ -8,6 +8,7 @@ from mbdl_control.agents import COCP, SaturatedLQR
 from mbdl_control.blocks.bounds import finite_horizon_bound, stationary_bound
 from mbdl_control.blocks.riccati import lq_optimal_cost, lqr_steady_state
 from mbdl_control.evaluation import evaluate
+from mbdl_control.models import symmetric_sqrt
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +90,24 @@ def test_a_bound_is_solved_once_per_model_and_horizon(env, monkeypatch):
     other = finite_horizon_bound(model.replace(W=2 * model.W), 10)
     longer = finite_horizon_bound(model, 11)
     assert len(calls) == 3 and other.value > first.value and longer is not first
+
+
+def test_the_oracle_is_chosen_per_system_by_a_paired_evaluation():
+    """The published system's oracle is the convex policy tuned on the truth, and on fresh
+    episodes it beats the bound's convex policy (the oracle before); on a system where MPC
+    on the truth was found to beat the bound's policy, MPC is chosen."""
+    from mbdl_control.envs.control.oracle_selection import selection_costs
+
+    env = gym.make("mbdl/BoxLQR-v0")
+    base = env.unwrapped
+    assert base.oracle_label() == "COCP tuned on the truth"
+    costs = selection_costs(base.true_model, 100)
+    assert costs["COCP with the bound's θ"][0] - costs["COCP tuned on the truth"][0] > (
+        2 * costs["COCP with the bound's θ"][1]
+    )
+    certificate = symmetric_sqrt(stationary_bound(base.true_model).P)
+    bound_policy = COCP(base.true_model, theta=certificate)
+    fresh = evaluate(bound_policy, env, 1000, seed=0)
+    assert fresh.gap_to_oracle > 2 * fresh.gap_to_oracle_se
+    other = gym.make("mbdl/BoxLQR-v0", system_seed=9302, n=4, m=1, u_max=0.5).unwrapped
+    assert other.oracle_label(30) == "MPC H=30"

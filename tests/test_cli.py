@@ -21,7 +21,7 @@ runner = CliRunner()
 def test_demo_prints_table_and_bound():
     result = runner.invoke(app, ["demo", "--episodes", "3", "--mismatch", "0.2"])
     assert result.exit_code == 0, result.output
-    for text in ("oracle (COCP)", "saturated LQR", "MPC (H=10)", "COCP"):
+    for text in ("oracle", "(LearnedCOCP)", "saturated LQR", "MPC (H=10)", "COCP"):
         assert text in result.output
     assert "bound on the expected cost per step: 10.3" in result.output
     assert "(a sample mean may fall below it)" in result.output

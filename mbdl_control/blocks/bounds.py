@@ -56,7 +56,7 @@ class QuadraticBound:
 _SOLVED: dict[tuple, QuadraticBound] = {}
 
 
-def _model_key(model: LinearGaussianModel) -> tuple:
+def model_key(model: LinearGaussianModel) -> tuple:
     """Every array of ``model`` by value (shape and bytes): equal models, equal keys."""
     key = []
     for field in fields(model):
@@ -107,7 +107,7 @@ def stationary_bound(model: LinearGaussianModel, solver: str = "CLARABEL") -> Qu
     """Lower bound on the steady-state average cost per step (solved once per process)."""
     u_max_sq = _require_bounds(model)
     return _cached(
-        ("stationary", _model_key(model), solver),
+        ("stationary", model_key(model), solver),
         lambda: _stationary_bound(model, u_max_sq, solver),
     )
 
@@ -132,7 +132,7 @@ def finite_horizon_bound(
     if horizon < 1:
         raise ValueError(f"horizon must be a positive number of steps, got {horizon}")
     return _cached(
-        ("finite", _model_key(model), int(horizon), solver),
+        ("finite", model_key(model), int(horizon), solver),
         lambda: _finite_horizon_bound(model, int(horizon), u_max_sq, solver),
     )
 

@@ -198,7 +198,8 @@ def _fit(study: Study, key: TrialKey) -> Fitted:
     fit_env = CountingEnv(_make(env_spec, key, agent_spec.fit_env), key.budget)
     agent = build_agent(agent_spec.at(key.agent_axes), fit_env, key.seed)
     start = time.perf_counter()
-    report = agent.fit(fit_env, key.budget, key.seed) if hasattr(agent, "fit") else None
+    learns = hasattr(agent, "fit") and agent_spec.cls != "oracle"  # the env's, built as is
+    report = agent.fit(fit_env, key.budget, key.seed) if learns else None
     seconds = time.perf_counter() - start
     base = fit_env.unwrapped
     display = base.cost_display if isinstance(base, PartiallyKnownEnv) else "linear"
