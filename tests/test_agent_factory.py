@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mbdl_control.agents import LQR
+from mbdl_control.agents import LQR, Budget
 from mbdl_control.evaluation.agent_factory import (
     build_agent,
     resolve_agent_class,
@@ -73,3 +73,18 @@ def test_sb3_algorithms_learn_in_normalized_actions_and_act_in_the_envs_units():
         AgentSpec("PPO", "none", {"action_bound": 2.0}), gym.make("mbdl/LQG-v0"), seed=0
     )
     np.testing.assert_allclose(bounded.action_space.high, [2.0, 2.0])
+
+
+def test_sb3_agents_save_and_load_through_sb3_with_their_action_box(tmp_path):
+    from mbdl_control.agents.deep_learning import SB3Agent
+
+    env = gym.make("mbdl/CartPole-v0")
+    agent = build_agent(AgentSpec("TD3", "none", {"learning_starts": 10}), env, seed=0)
+    agent.fit(env, Budget(steps=40), seed=0)
+    agent.save(tmp_path / "td3.zip")
+    loaded = SB3Agent.load(tmp_path / "td3.zip", "TD3")
+    observations = np.random.default_rng(2).normal(0, 0.5, (16, 4))
+    np.testing.assert_array_equal(loaded.predict(observations)[0], agent.predict(observations)[0])
+    assert loaded.action_space == env.action_space
+    with pytest.raises(ValueError, match="algorithm must name a stable-baselines3 algorithm"):
+        SB3Agent.load(tmp_path / "td3.zip", "NotAnAlgorithm")

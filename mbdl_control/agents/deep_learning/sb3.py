@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -16,14 +17,34 @@ class SB3Agent:
 
     Given the env's ``action_space`` (a finite ``Box``), the algorithm is taken to act in
     ``[-1, 1]`` (trained behind Gymnasium's ``RescaleAction``) and its actions are mapped
-    affinely back to the box."""
+    affinely back to the box. ``save`` and :meth:`load` go through SB3's own zip files; the box
+    travels in them as the model's ``env_action_space``."""
 
     #: SB3's ``predict`` takes a batch of observations (one per env of a vector env)
     acts_on_batches = True
 
     def __init__(self, model: Any, action_space: gym.spaces.Box | None = None) -> None:
         self.model = model
-        self.action_space = action_space
+        if action_space is not None:
+            model.env_action_space = action_space  # saved with the model by SB3
+        self.action_space = getattr(model, "env_action_space", None)
+
+    def save(self, path: str | Path) -> None:
+        """SB3's ``save``: a zip of the algorithm, its weights and the env's action box."""
+        self.model.save(path)
+
+    @classmethod
+    def load(cls, path: str | Path, algorithm: str) -> SB3Agent:
+        """An agent from SB3's zip at ``path``, saved by the SB3 ``algorithm`` named (``"PPO"``,
+        ``"SAC"``, ``"TD3"``, ...); SB3 unpickles parts of it, so load only trusted files."""
+        import stable_baselines3
+
+        loader = getattr(stable_baselines3, algorithm, None)
+        if not isinstance(loader, type):
+            raise ValueError(
+                f"algorithm must name a stable-baselines3 algorithm, got {algorithm!r}"
+            )
+        return cls(loader.load(path, device="cpu"))
 
     @property
     def spectrum(self) -> SpectrumInfo:
