@@ -236,3 +236,16 @@ def test_neural_augmented_mpc_learns_what_the_nominal_model_misses():
     nominal = evaluate(NonlinearMPC(base.nominal_model), env, n_episodes=30, seed=1000)
     assert nominal.gap_to_oracle > 2 * nominal.gap_to_oracle_se
     assert learned.gap_to_oracle < nominal.gap_to_oracle / 3
+
+
+def test_the_convex_policy_is_tuned_on_the_nonlinear_closed_loop():
+    """On the cart-pole, LearnedCOCP writes its problem on the linearization but simulates the
+    nonlinear model itself; its checkpoint names the model it was given."""
+    from mbdl_control.agents import LearnedCOCP
+
+    agent = LearnedCOCP(MODEL, iterations=2)
+    simulator = agent._simulator(agent.model)
+    x, u = torch.zeros(1, 4, dtype=torch.float64), torch.full((1, 1), 3.0, dtype=torch.float64)
+    x[0, 2] = 0.8  # far from upright, where the linearization is wrong
+    np.testing.assert_allclose(simulator.transition(x, u).numpy(), MODEL.step(x.numpy(), u.numpy()))
+    assert isinstance(agent.model, LinearGaussianModel) and agent.config["model"] == MODEL

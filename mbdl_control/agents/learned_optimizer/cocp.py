@@ -23,7 +23,9 @@ argmin through one of two layers (``layer``) of :mod:`mbdl_control.blocks.convex
 Two ways to learn, both through ``fit(env, budget, seed)``:
 
 * ``learn_from="model"``: simulate the agent's own (nominal) model; no env step is used, and
-  the simulated steps are reported separately (``FitReport.simulated_steps``).
+  the simulated steps are reported separately (``FitReport.simulated_steps``). Given a
+  nonlinear model (the cart-pole's), the policy's problem is written on its linearization and
+  tuned on the closed loop of the nonlinear model itself.
 * ``learn_from="system"``: the env's dynamics are not differentiable to the agent, so it
   learns *identify-then-tune* (certainty equivalence; Mania, Tu & Recht, NeurIPS 2019): it
   spends its step budget on whole episodes of the env under the saturated LQR of its model
@@ -118,6 +120,7 @@ class LearnedCOCP(BaseAgent):
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
+        self._plant = model  # what ``learn_from="model"`` simulates: nonlinear, if it is
         model = require_linear_gaussian("LearnedCOCP", model)
         if learn_from not in LEARN_FROM:
             raise ValueError(f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}")
@@ -155,11 +158,11 @@ class LearnedCOCP(BaseAgent):
     @property
     def config(self) -> dict[str, Any]:
         names = (
-            "model learn_from iterations batch_size horizon learning_rate drop_after "
+            "learn_from iterations batch_size horizon learning_rate drop_after "
             "learning_rate_after init learn_q exploration prior_weight solver_args layer "
             "progress knowledge"
         )
-        return {name: getattr(self, name) for name in names.split()}
+        return {"model": self._plant, **{name: getattr(self, name) for name in names.split()}}
 
     @property
     def theta(self) -> np.ndarray:
@@ -240,7 +243,7 @@ class LearnedCOCP(BaseAgent):
 
     def _train(self, training_model: LinearGaussianModel, horizon: int, seed: int) -> list[float]:
         layer = self._policy_layer(training_model)
-        simulator = TorchModel.of(training_model)
+        simulator = self._simulator(training_model)
         theta = torch.tensor(self._initial_theta(training_model), requires_grad=True)
         q = torch.zeros(training_model.n, dtype=torch.float64, requires_grad=self.learn_q)
         optimizer = torch.optim.SGD([theta, q] if self.learn_q else [theta], lr=self.learning_rate)
@@ -269,6 +272,11 @@ class LearnedCOCP(BaseAgent):
         self._policy = ConvexPolicy(training_model, *(start if self.diverged else final))
         return curve
 
+    def _simulator(self, training_model: LinearGaussianModel) -> TorchModel:
+        """The closed loop the parameters are tuned on: the agent's own model as given (the
+        nonlinear cart-pole itself, not its linearization), or the identified one."""
+        return TorchModel.of(self._plant if training_model is self.model else training_model)
+
     def _improves(self, model: LinearGaussianModel, start, final, horizon: int, seed: int) -> bool:
         """Whether the trained parameters make a solvable problem and do no worse than the
         starting ones on a validation batch (the same episodes for both, from a stream no
@@ -277,7 +285,7 @@ class LearnedCOCP(BaseAgent):
             ConvexPolicy(model, *final)
         except ValueError:  # e.g. a θ so large that H is numerically singular
             return False
-        layer, simulator = self._policy_layer(model), TorchModel.of(model)
+        layer, simulator = self._policy_layer(model), self._simulator(model)
         batch = VALIDATION_BATCHES * self.batch_size
         costs = []
         for theta, q in (start, final):
