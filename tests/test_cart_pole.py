@@ -249,3 +249,16 @@ def test_the_convex_policy_is_tuned_on_the_nonlinear_closed_loop():
     x[0, 2] = 0.8  # far from upright, where the linearization is wrong
     np.testing.assert_allclose(simulator.transition(x, u).numpy(), MODEL.step(x.numpy(), u.numpy()))
     assert isinstance(agent.model, LinearGaussianModel) and agent.config["model"] == MODEL
+
+
+def test_the_swing_up_oracle_brings_the_pole_over_the_top_and_holds_it():
+    env = gym.make("mbdl/CartPole-v0", task="swing_up", max_episode_steps=250)
+    agent = env.unwrapped.oracle()
+    x, _ = env.reset(seed=0)
+    assert abs(x[2]) > 2.5  # hanging down
+    state, angles = None, []
+    for t in range(250):
+        action, state = agent.predict(x, state, np.array([t == 0]))
+        x, _, _, _, _ = env.step(action)
+        angles.append(abs(x[2]))
+    assert max(angles[-50:]) < 0.2
