@@ -87,7 +87,9 @@ class CartPoleEnv(ControlEnv):
 
     ## Starting State
 
-    ``"stabilize"``: ``x_0 ~ N(0, x0_std² I)`` (``x0_std = 0.25``); ``"swing_up"``: ``x_0 ~
+    ``"stabilize"``: ``x_0 ~ N(0, x0_std² I)`` (``x0_std = 0.2``: every start recoverable, so
+    the mean cost is not ruled by a few lost poles; at 0.25 one episode in a hundred is lost
+    by some controllers and its cost dominates every gap); ``"swing_up"``: ``x_0 ~
     N((0, 0, −π, 0), x0_std² I)``, the pole hanging down.
 
     ## Episode End
@@ -107,7 +109,7 @@ class CartPoleEnv(ControlEnv):
     ## Arguments
 
     ``mismatch`` (≥ 0), ``task`` (``"stabilize"`` or ``"swing_up"``), ``force_max`` (10.0, in
-    (0, 1000]), ``noise_std`` (0.02, in [0, 1]), ``x0_std`` (0.25, in [0, 1]), ``render_mode``
+    (0, 1000]), ``noise_std`` (0.02, in [0, 1]), ``x0_std`` (0.2, in [0, 1]), ``render_mode``
     (``None``, ``"ansi"`` or ``"rgb_array"``); each checked at construction (``ValueError``
     naming it).
 
@@ -133,7 +135,7 @@ class CartPoleEnv(ControlEnv):
         task: str = "stabilize",
         force_max: float = 10.0,
         noise_std: float = 0.02,
-        x0_std: float = 0.25,
+        x0_std: float = 0.2,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(mismatch, render_mode)
