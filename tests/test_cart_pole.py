@@ -262,3 +262,17 @@ def test_the_swing_up_oracle_brings_the_pole_over_the_top_and_holds_it():
         x, _, _, _, _ = env.step(action)
         angles.append(abs(x[2]))
     assert max(angles[-50:]) < 0.2
+
+
+def test_the_hybrid_wraps_after_its_correction_in_numpy_and_torch():
+    from mbdl_control.blocks.residual_dynamics import ResidualModel, residual_network
+
+    network = residual_network(4, 1, 4)
+    torch.nn.init.constant_(network[-1].bias, 1.0)  # a correction of +1 rad on the angle
+    hybrid = ResidualModel(MODEL, network, np.stack((np.zeros(5), np.ones(5), np.ones(5))))
+    x, u = np.array([[0.0, 0.0, 3.0, 0.0]]), np.zeros((1, 1))
+    stepped = hybrid.step(x, u)
+    assert -np.pi <= stepped[0, 2] < np.pi
+    np.testing.assert_allclose(
+        hybrid.step(torch.from_numpy(x), torch.from_numpy(u)).detach(), stepped
+    )

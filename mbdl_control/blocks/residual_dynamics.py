@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mbdl_control.models import LinearGaussianModel
-from mbdl_control.models.cart_pole import ANGLE, wrap_angle
+from mbdl_control.models.cart_pole import ANGLE, with_wrapped_angle, wrap_angle
 
 
 def residual_network(n: int, m: int, hidden: int) -> torch.nn.Sequential:
@@ -73,13 +73,12 @@ class ResidualModel:
     def step(self, x: Any, u: Any, wrap: bool = True) -> Any:
         """``f_nominal(x, u) + correction``, in numpy or torch as given."""
         if isinstance(x, torch.Tensor):
-            return self.nominal.step(x, u, wrap) + self.correction(x, u)
-        with torch.no_grad():
-            correction = self.correction(torch.from_numpy(x), torch.from_numpy(u)).numpy()
-        stepped = self.nominal.step(x, u, wrap=False) + correction
-        if wrap:
-            stepped[..., ANGLE] = wrap_angle(stepped[..., ANGLE])
-        return stepped
+            stepped = self.nominal.step(x, u, wrap=False) + self.correction(x, u)
+        else:
+            with torch.no_grad():
+                correction = self.correction(torch.from_numpy(x), torch.from_numpy(u)).numpy()
+            stepped = self.nominal.step(x, u, wrap=False) + correction
+        return with_wrapped_angle(stepped) if wrap else stepped
 
     def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``∂f̂/∂x``, ``∂f̂/∂u`` at each row, by torch autograd through the network."""

@@ -60,6 +60,14 @@ def wrap_angle(theta: Array) -> Array:
     return (theta + math.pi) % (2 * math.pi) - math.pi
 
 
+def with_wrapped_angle(x: Array) -> Array:
+    """States ``(..., 4)`` with the angle wrapped, a new array or tensor (out of place, so an
+    autograd graph through ``x`` stays intact)."""
+    xp = array_namespace(x)
+    join = np.concatenate if xp is np else xp.cat
+    return join((x[..., :ANGLE], wrap_angle(x[..., ANGLE : ANGLE + 1]), x[..., ANGLE + 1 :]), -1)
+
+
 @dataclass(frozen=True, eq=False)
 class CartPoleModel:
     """A cart-pole with its stage cost ``xᵀQx + uᵀRu``, process noise and initial state.
