@@ -55,8 +55,9 @@ from mbdl_control.models import LinearGaussianModel, saturate
 
 
 class NonlinearControlModel(Protocol):
-    """What nonlinear MPC needs of a model: dimensions, cost, bound, a step that takes numpy
-    arrays and torch tensors alike, and the linearization at its equilibrium."""
+    """What nonlinear MPC needs of a model: dimensions, cost, bound, a step (numpy; torch too
+    where its Jacobians come from autograd), the Jacobians along a plan, and the linearization
+    at its equilibrium."""
 
     n: int
     m: int

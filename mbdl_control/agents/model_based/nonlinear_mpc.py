@@ -2,10 +2,11 @@
 
 At each state, :class:`~mbdl_control.blocks.nonlinear_mpc.NonlinearMPCPolicy` improves the
 previous step's plan (shifted by one stage) by ``iterations`` SCP steps on the given nonlinear
-model — rollout, autograd linearization, a condensed QP solved by DAQP — and applies its first
-input. The plans of the episodes in a batch are the agent's ``state`` (as a recurrent policy's
-memory in stable-baselines3); an episode start begins from an empty plan. A failed QP applies
-the saturated LQR action of the model's linearization and is counted in ``diagnostics()``.
+model — rollout, linearization along the plan, a condensed QP solved by DAQP — and applies
+its first input. The plans of the episodes in a batch are the agent's ``state`` (as a
+recurrent policy's memory in stable-baselines3); an episode start begins from an empty plan.
+A failed QP applies the saturated LQR action of the model's linearization and is counted in
+``diagnostics()``.
 """
 
 from __future__ import annotations
