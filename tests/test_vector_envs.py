@@ -6,7 +6,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from mbdl_control.envs import ENV_SPECS
-from mbdl_control.envs.control import LinearControlVectorEnv
+from mbdl_control.envs.control import ControlVectorEnv
 from mbdl_control.envs.estimation.tracking import TrackingVectorEnv
 from mbdl_control.envs.normal_streams import NormalStreams
 
@@ -39,7 +39,7 @@ def test_batched_env_matches_sync_vector_env_through_autoresets(env_id):
     kwargs = {"mismatch": 0.3, "max_episode_steps": 7}
     batched = gym.make_vec(env_id, 4, vectorization_mode="vector_entry_point", **kwargs)
     reference = gym.make_vec(env_id, 4, vectorization_mode="sync", **kwargs)
-    assert isinstance(batched.unwrapped, LinearControlVectorEnv | TrackingVectorEnv)
+    assert isinstance(batched.unwrapped, ControlVectorEnv | TrackingVectorEnv)
     assert batched.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     assert batched.observation_space == reference.observation_space
     assert batched.action_space == reference.action_space
@@ -61,7 +61,7 @@ def test_registered_default_is_the_native_batch_with_the_single_envs_models():
     batched = gym.make_vec("mbdl/BoxLQR-v0", 3, mismatch=0.2)
     single = gym.make("mbdl/BoxLQR-v0", mismatch=0.2).unwrapped
     vector = batched.unwrapped
-    assert isinstance(vector, LinearControlVectorEnv) and vector.num_envs == 3
+    assert isinstance(vector, ControlVectorEnv) and vector.num_envs == 3
     assert vector.true_model == single.true_model and vector.nominal_model == single.nominal_model
     assert vector.max_episode_steps == 100
     assert vector.performance_bound() == single.performance_bound()

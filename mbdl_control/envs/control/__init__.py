@@ -3,8 +3,8 @@
 from mbdl_control.envs.control.box_lqr import BoxLQREnv, BoxLQRVectorEnv
 from mbdl_control.envs.control.cart_pole import CartPoleEnv, CartPoleVectorEnv
 from mbdl_control.envs.control.control_env import ControlEnv
+from mbdl_control.envs.control.control_vector import ControlVectorEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.linear_quadratic import LinearQuadraticEnv, LinearQuadraticVectorEnv
 from mbdl_control.envs.control.lqg import LQGEnv, LQGVectorEnv
 
@@ -14,10 +14,10 @@ __all__ = [
     "CartPoleEnv",
     "CartPoleVectorEnv",
     "ControlEnv",
+    "ControlVectorEnv",
     "LQGEnv",
     "LQGVectorEnv",
     "LinearControlEnv",
-    "LinearControlVectorEnv",
     "LinearQuadraticEnv",
     "LinearQuadraticVectorEnv",
 ]

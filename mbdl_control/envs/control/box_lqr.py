@@ -13,8 +13,8 @@ from mbdl_control.envs.arguments import (
     STD,
     checked_arguments,
 )
+from mbdl_control.envs.control.control_vector import ControlVectorEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.oracle_selection import best_known_policy
 from mbdl_control.envs.control.random_systems import published_random_model
 
@@ -155,7 +155,7 @@ class BoxLQREnv(LinearControlEnv):
         return finite_horizon_bound(self.true_model, horizon).value
 
 
-class BoxLQRVectorEnv(LinearControlVectorEnv):
+class BoxLQRVectorEnv(ControlVectorEnv):
     """``mbdl/BoxLQR-v0`` batched, built by ``gym.make_vec("mbdl/BoxLQR-v0", num_envs)``."""
 
     single_env_class = BoxLQREnv

@@ -10,7 +10,7 @@ import numpy as np
 from mbdl_control.envs.arguments import Choice, Real, checked_arguments
 from mbdl_control.envs.control.cart_pole_dynamics import CartPoleDynamics
 from mbdl_control.envs.control.control_env import ControlEnv
-from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
+from mbdl_control.envs.control.control_vector import ControlVectorEnv
 from mbdl_control.models import relative_errors
 from mbdl_control.models.cart_pole import CartPoleModel
 
@@ -174,7 +174,7 @@ class CartPoleEnv(ControlEnv):
         return report
 
 
-class CartPoleVectorEnv(LinearControlVectorEnv):
+class CartPoleVectorEnv(ControlVectorEnv):
     """``mbdl/CartPole-v0`` batched, built by ``gym.make_vec(id, num_envs)``."""
 
     single_env_class = CartPoleEnv

@@ -5,7 +5,7 @@ A subclass supplies the true :class:`LinearGaussianModel`, the fields its ``mism
 :class:`~mbdl_control.envs.base.PartiallyKnownEnv`). This base builds the nominal model, the
 spaces and the dynamics (clip the input to the physical bounds, pay ``xᵀQx + uᵀRu``, move,
 observe the state or ``Cx + v``: :class:`LinearGaussianDynamics`, shared with the batched envs
-of :mod:`mbdl_control.envs.control.linear_control_vector`); the episode and the checks of the
+of :mod:`mbdl_control.envs.control.control_vector`); the episode and the checks of the
 actions are :class:`~mbdl_control.envs.control.control_env.ControlEnv`'s.
 """
 

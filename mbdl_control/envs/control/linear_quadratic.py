@@ -13,8 +13,8 @@ from mbdl_control.envs.arguments import (
     STD,
     checked_arguments,
 )
+from mbdl_control.envs.control.control_vector import ControlVectorEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 
 
@@ -141,7 +141,7 @@ class LinearQuadraticEnv(LinearControlEnv):
         return lq_optimal_cost(self.true_model, horizon)
 
 
-class LinearQuadraticVectorEnv(LinearControlVectorEnv):
+class LinearQuadraticVectorEnv(ControlVectorEnv):
     """``mbdl/LinearQuadratic-v0`` batched: ``gym.make_vec("mbdl/LinearQuadratic-v0", n)``."""
 
     single_env_class = LinearQuadraticEnv

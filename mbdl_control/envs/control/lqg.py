@@ -16,8 +16,8 @@ from mbdl_control.envs.arguments import (
     Real,
     checked_arguments,
 )
+from mbdl_control.envs.control.control_vector import ControlVectorEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
-from mbdl_control.envs.control.linear_control_vector import LinearControlVectorEnv
 from mbdl_control.envs.control.random_systems import published_random_model
 
 #: ``p``: LQG observes through at least one measurement
@@ -181,7 +181,7 @@ class LQGEnv(LinearControlEnv):
         return lqg_optimal_cost(self.true_model, horizon)
 
 
-class LQGVectorEnv(LinearControlVectorEnv):
+class LQGVectorEnv(ControlVectorEnv):
     """``mbdl/LQG-v0`` batched, built by ``gym.make_vec("mbdl/LQG-v0", num_envs)``."""
 
     single_env_class = LQGEnv

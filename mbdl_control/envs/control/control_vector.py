@@ -32,7 +32,7 @@ from mbdl_control.envs.control.control_env import ControlEnv, overflow_message
 from mbdl_control.envs.streamed_batch import StreamedBatchEnv
 
 
-class LinearControlVectorEnv(StreamedBatchEnv):
+class ControlVectorEnv(StreamedBatchEnv):
     """``num_envs`` copies of :attr:`single_env_class`, stepped as one batch."""
 
     single_env_class: ClassVar[type[ControlEnv]]
