@@ -54,6 +54,7 @@ ENVS = {
     "mbdl/ISIChannel-v0": {"block_length": 100, "pilot_length": 8},
     "mbdl/MIMODetection-v0": {"users": 4, "antennas": 6, "block_length": 2},
     "mbdl/SparseRecovery-v0": {"measurements": 20, "unknowns": 40, "snr_db": 20.0},
+    "mbdl/SupplyChain-v0": {},
 }
 
 

@@ -15,6 +15,7 @@ AGENTS = {
     "LQR": ".model_based.lqr",
     "MPC": ".model_based.mpc",
     "NonlinearMPC": ".model_based.nonlinear_mpc",
+    "SupplyChainCOCP": ".model_based.supply_chain_policy",
     "SaturatedLQR": ".model_based.lqr",
     "Viterbi": ".model_based.viterbi",
     "BCJR": ".model_based.bcjr",

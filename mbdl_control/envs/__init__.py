@@ -13,6 +13,7 @@ ENV_SPECS = {
     "mbdl/BoxLQR-v0": ("control:BoxLQREnv", "control:BoxLQRVectorEnv", 100),
     "mbdl/LQG-v0": ("control:LQGEnv", "control:LQGVectorEnv", 100),
     "mbdl/CartPole-v0": ("control:CartPoleEnv", "control:CartPoleVectorEnv", 100),
+    "mbdl/SupplyChain-v0": ("control:SupplyChainEnv", "control:SupplyChainVectorEnv", 20),
     "mbdl/LinearTracking-v0": (
         "estimation:LinearTrackingEnv",
         "estimation:LinearTrackingVectorEnv",

@@ -44,6 +44,7 @@ from mbdl_control.models.linear_gaussian import (
 )
 from mbdl_control.models.required import required
 from mbdl_control.models.state_space import array_namespace
+from mbdl_control.models.value_model import ValueModel
 
 Array = Any  # np.ndarray or torch.Tensor
 
@@ -69,7 +70,7 @@ def with_wrapped_angle(x: Array) -> Array:
 
 
 @dataclass(frozen=True, eq=False)
-class CartPoleModel:
+class CartPoleModel(ValueModel):
     """A cart-pole with its stage cost ``xᵀQx + uᵀRu``, process noise and initial state.
 
     Parameters
@@ -184,19 +185,6 @@ class CartPoleModel:
     def structure(self) -> LinearStructure:
         """The form without the numbers: 4 states, one force, its bound; the state observed."""
         return LinearStructure(self.n, self.m, 0, self.u_max)
-
-    def replace(self, **changes: Any) -> CartPoleModel:
-        return dataclasses.replace(self, **changes)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CartPoleModel):
-            return NotImplemented
-        return all(
-            np.array_equal(getattr(self, field.name), getattr(other, field.name))
-            for field in dataclasses.fields(self)
-        )
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def require_cart_pole(owner: str, model: object) -> CartPoleModel:

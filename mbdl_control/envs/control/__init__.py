@@ -7,6 +7,7 @@ from mbdl_control.envs.control.control_vector import ControlVectorEnv
 from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_quadratic import LinearQuadraticEnv, LinearQuadraticVectorEnv
 from mbdl_control.envs.control.lqg import LQGEnv, LQGVectorEnv
+from mbdl_control.envs.control.supply_chain import SupplyChainEnv, SupplyChainVectorEnv
 
 __all__ = [
     "BoxLQREnv",
@@ -20,4 +21,6 @@ __all__ = [
     "LinearControlEnv",
     "LinearQuadraticEnv",
     "LinearQuadraticVectorEnv",
+    "SupplyChainEnv",
+    "SupplyChainVectorEnv",
 ]

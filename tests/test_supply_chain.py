@@ -1,0 +1,107 @@
+"""The supply chain: its flows, its projection of infeasible orders and its convex policy, each
+against cvxpy solving the same problem."""
+
+import cvxpy as cp
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import mbdl_control  # noqa: F401  (registers the envs)
+from mbdl_control.agents import SupplyChainCOCP
+from mbdl_control.envs.control.supply_chain_dynamics import SupplyChainDynamics
+from mbdl_control.evaluation import evaluate
+from mbdl_control.models.supply_chain import SupplyChainModel, incidence
+
+MODEL = SupplyChainModel()
+DYNAMICS = SupplyChainDynamics(MODEL)
+
+
+def _states(count, seed=0):
+    return DYNAMICS.reset(np.random.default_rng(seed).standard_normal((count, 8)))[0]
+
+
+def test_stocks_move_by_the_links_and_the_next_price_is_paid():
+    x = _states(1)[0]
+    u = np.zeros(8)
+    u[0], u[2], u[6] = 0.5, 0.3, min(0.2, x[6])  # buy into node 1, ship 1 -> 3, sell from 3
+    z = np.random.default_rng(1).standard_normal(8)
+    applied, cost, flag, x_next, _ = DYNAMICS.step(x, u, z)
+    assert flag == 0.0 and np.array_equal(applied, u)
+    np.testing.assert_allclose(x_next[:4] - x[:4], [0.5 - 0.3, 0.0, 0.3 - u[6], 0.0])
+    next_price = np.exp(MODEL.price_log_mean + MODEL.price_log_std * z[:2])
+    np.testing.assert_allclose(x_next[4:6], next_price)
+    stocks = x_next[:4]
+    expected = (
+        next_price[0] * 0.5 + 0.05 * 0.3 - 1.3 * u[6] + 0.01 * stocks.sum() + 0.01 * stocks @ stocks
+    )
+    assert cost == pytest.approx(expected, rel=1e-12)
+
+
+def _feasible_set(u, x):
+    into, out_of = incidence()
+    stocks, demands = x[:4], x[6:]
+    return [
+        u >= 0,
+        u <= MODEL.flow_max,
+        out_of @ u <= stocks,
+        stocks + (into - out_of) @ u <= MODEL.stock_max,
+        u[6:] <= demands,
+    ]
+
+
+def test_infeasible_orders_become_their_projection_onto_the_feasible_flows():
+    rng = np.random.default_rng(2)
+    for x in _states(10, seed=3):
+        requested = rng.uniform(-0.5, 2.5, 8)
+        applied, flag = DYNAMICS.project(x, requested)
+        u = cp.Variable(8)
+        clipped = np.clip(requested, 0.0, MODEL.flow_max)
+        cp.Problem(cp.Minimize(cp.sum_squares(u - clipped)), _feasible_set(u, x)).solve(
+            solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12
+        )
+        np.testing.assert_allclose(applied, u.value, atol=1e-6)
+        assert flag == 1.0
+
+
+def test_the_convex_policy_solves_the_published_problem():
+    agent = SupplyChainCOCP(MODEL)
+    into, out_of = incidence()
+    states = _states(8, seed=4)
+    actions = agent.predict(states)[0]
+    for x, action in zip(states, actions, strict=True):
+        u = cp.Variable(8)
+        stocks_next = x[:4] + (into - out_of) @ u
+        costs = MODEL.flow_costs(x[4:6])
+        objective = (
+            costs @ u
+            + cp.sum_squares(stocks_next)
+            - 3 * cp.sum(stocks_next)
+            + 1e-6 * cp.sum_squares(u)
+        )
+        problem = cp.Problem(cp.Minimize(objective), _feasible_set(u, x))
+        problem.solve(solver="CLARABEL")
+        value = costs @ action + np.sum((x[:4] + (into - out_of) @ action) ** 2)
+        value += -3 * np.sum(x[:4] + (into - out_of) @ action) + 1e-6 * action @ action
+        assert value == pytest.approx(problem.value, abs=1e-6)
+    assert agent.diagnostics()["failed_solves"] == 0
+
+
+def test_the_policy_makes_a_profit_where_doing_nothing_only_pays_storage():
+    env = gym.make("mbdl/SupplyChain-v0")
+    policy = evaluate(env.unwrapped.oracle(), env, 200, seed=0, compare_to_oracle=False)
+
+    class Idle:
+        def predict(self, observation, state=None, episode_start=None, deterministic=True):
+            return np.zeros((*np.shape(observation)[:-1], 8)), None
+
+    idle = evaluate(Idle(), env, 200, seed=0, compare_to_oracle=False)
+    assert policy.mean_cost < 0 < idle.mean_cost
+
+
+def test_the_market_mismatch_is_exact():
+    env = gym.make("mbdl/SupplyChain-v0", mismatch=0.5).unwrapped
+    nominal = env.nominal_model
+    np.testing.assert_allclose(nominal.price_log_mean, MODEL.price_log_mean + 0.1)
+    np.testing.assert_allclose(nominal.demand_log_mean, MODEL.demand_log_mean - 0.1)
+    assert env.mismatch_report()["rel_error_price_log_std"] == pytest.approx(0.5)
+    assert gym.make("mbdl/SupplyChain-v0").unwrapped.nominal_model == MODEL
