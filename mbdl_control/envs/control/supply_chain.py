@@ -32,9 +32,9 @@ class SupplyChainEnv(ControlEnv):
 
     Run the four-warehouse, eight-link supply chain of Agrawal, Barratt, Boyd & Stellato,
     "Learning Convex Optimization Control Policies" (L4DC 2020, §6.3), as their code does:
-    buy at random prices, ship, sell up to random demands, pay for storage
-    (:mod:`mbdl_control.models.supply_chain`). Its convex policy is not an LQR in disguise: a
-    network flow with inequality constraints on states and inputs.
+    buy at random prices, ship, sell up to random demands, pay for storage. Its convex policy
+    is not an LQR in disguise: a network flow with inequality constraints on states and
+    inputs.
 
     ## Action Space
 
@@ -51,7 +51,8 @@ class SupplyChainEnv(ControlEnv):
 
     ## Transition Dynamics
 
-    ``h⁺ = h + (A_in − A_out) u``; ``p`` and ``d`` are drawn afresh every period
+    ``h⁺ = h + (A_in − A_out) u`` (the network of :mod:`mbdl_control.models.supply_chain`);
+    ``p`` and ``d`` are drawn afresh every period
     (:mod:`~mbdl_control.envs.control.supply_chain_dynamics`).
 
     ## Noise Model
