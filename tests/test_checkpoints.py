@@ -38,6 +38,7 @@ CHEAP_FIT = {
     "ParticleFilter": {"particles": 100},
     "KalmanNet": {"iterations": 2},
     "NeuralAugmentedMPC": {"epochs": 2},
+    "LearnedSupplyChainCOCP": {"iterations": 2},
     "DPC": {"iterations": 2},
     "ResidualSAC": {"sac_options": {"learning_starts": 5, "batch_size": 8}},
     "UnfoldedMPC": {"iterations": 2, "layers": 2},

@@ -10,7 +10,7 @@ import mbdl_control  # noqa: F401  (registers the envs)
 from mbdl_control.agents import SupplyChainCOCP
 from mbdl_control.envs.control.supply_chain_dynamics import SupplyChainDynamics
 from mbdl_control.evaluation import evaluate
-from mbdl_control.models.supply_chain import SupplyChainModel, incidence
+from mbdl_control.models.supply_chain import POLICY_RIDGE, SupplyChainModel, incidence
 
 MODEL = SupplyChainModel()
 DYNAMICS = SupplyChainDynamics(MODEL)
@@ -76,12 +76,12 @@ def test_the_convex_policy_solves_the_published_problem():
             costs @ u
             + cp.sum_squares(stocks_next)
             - 3 * cp.sum(stocks_next)
-            + 1e-6 * cp.sum_squares(u)
+            + POLICY_RIDGE * cp.sum_squares(u)
         )
         problem = cp.Problem(cp.Minimize(objective), _feasible_set(u, x))
         problem.solve(solver="CLARABEL")
         value = costs @ action + np.sum((x[:4] + (into - out_of) @ action) ** 2)
-        value += -3 * np.sum(x[:4] + (into - out_of) @ action) + 1e-6 * action @ action
+        value += -3 * np.sum(x[:4] + (into - out_of) @ action) + POLICY_RIDGE * action @ action
         assert value == pytest.approx(problem.value, abs=1e-6)
     assert agent.diagnostics()["failed_solves"] == 0
 
@@ -105,3 +105,15 @@ def test_the_market_mismatch_is_exact():
     np.testing.assert_allclose(nominal.demand_log_mean, MODEL.demand_log_mean - 0.1)
     assert env.mismatch_report()["rel_error_price_log_std"] == pytest.approx(0.5)
     assert gym.make("mbdl/SupplyChain-v0").unwrapped.nominal_model == MODEL
+
+
+def test_tuning_through_the_exact_layer_improves_on_the_published_start():
+    """The published recipe (SGD 0.05, 200 iterations of 5 episodes) in the true model lowers
+    the cost on fresh episodes by more than 0.05 per period (measured: −0.333 → −0.406,
+    0.072 ± 0.003 paired over 500 episodes; published −0.279 → −0.341)."""
+    env = gym.make("mbdl/SupplyChain-v0")
+    start = evaluate(SupplyChainCOCP(MODEL), env, 300, seed=0, compare_to_oracle=False)
+    tuned = env.unwrapped.oracle()
+    assert tuned.learned_parameters()["q"].tolist() != [-3.0] * 4 and not tuned.diverged
+    result = evaluate(tuned, env, 300, seed=0, oracle_result=start)
+    assert -result.gap_to_oracle > 0.05 and -result.gap_to_oracle > 10 * result.gap_to_oracle_se

@@ -35,6 +35,7 @@ AGENTS = {
     "UnscentedKalmanFilter": ".model_based.filters",
     "ParticleFilter": ".model_based.filters",
     "LearnedCOCP": ".learned_optimizer.cocp",
+    "LearnedSupplyChainCOCP": ".learned_optimizer.supply_chain_cocp",
     "LearnedNoiseLQG": ".learned_optimizer.kalman",
     "LearnedNoiseKalman": ".learned_optimizer.kalman",
     "LearnedISTA": ".learned_optimizer.sparse",

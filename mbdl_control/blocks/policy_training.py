@@ -26,6 +26,62 @@ from mbdl_control.blocks.closed_loop import TorchModel, closed_loop_cost
 from mbdl_control.core import BaseAgent, Budget, FitReport, episode_length, positive_int
 
 
+def train_on_loss(
+    episode_loss: Callable[[int, torch.Generator], torch.Tensor],
+    parameters: Sequence[torch.nn.Parameter],
+    iterations: int,
+    batch: int,
+    learning_rate: float,
+    seed: int,
+    validation_batch: int = 64,
+    optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+) -> tuple[list[float], bool]:
+    """Minimize ``episode_loss(batch, generator)`` (the mean cost of ``batch`` simulated
+    episodes drawn from ``generator``) over ``parameters`` by ``optimizer`` (module
+    docstring): the loss per iteration and whether the training diverged (the starting
+    parameters then restored)."""
+    start = [parameter.detach().clone() for parameter in parameters]
+    steps = optimizer(parameters, lr=learning_rate)
+    curve: list[float] = []
+    diverged = False
+    for iteration in range(iterations):
+        generator = torch.Generator().manual_seed(seed * 100_003 + iteration + 1)
+        loss = episode_loss(batch, generator)
+        if not math.isfinite(float(loss.detach())):
+            diverged = True
+            break
+        steps.zero_grad()
+        loss.backward()
+        steps.step()
+        curve.append(float(loss.detach()))
+    final = [parameter.detach().clone() for parameter in parameters]
+    costs = []
+    for values in (start, final):
+        with torch.no_grad():
+            for parameter, value in zip(parameters, values, strict=True):
+                parameter.copy_(value)
+            generator = torch.Generator().manual_seed(seed * 100_003)
+            costs.append(float(episode_loss(validation_batch, generator)))
+    if diverged or not costs[1] <= costs[0]:
+        with torch.no_grad():
+            for parameter, value in zip(parameters, start, strict=True):
+                parameter.copy_(value)
+        return curve, True
+    return curve, False
+
+
+def simulated_fit_report(
+    curve: list[float], batch: int, horizon: int, started: float, diverged: bool
+) -> FitReport:
+    """What a training in the model reports: the episodes simulated, no env step."""
+    return FitReport(
+        simulated_steps=len(curve) * batch * horizon,
+        wall_time=time.perf_counter() - started,
+        curve=tuple(curve),
+        diverged=diverged,
+    )
+
+
 def train_in_model(
     policy: Callable[[torch.Tensor], torch.Tensor],
     parameters: Sequence[torch.nn.Parameter],
@@ -35,40 +91,13 @@ def train_in_model(
     horizon: int,
     learning_rate: float,
     seed: int,
-    validation_batch: int = 64,
 ) -> tuple[list[float], bool]:
-    """Adam on ``policy``'s ``parameters``: the loss per iteration and whether the training
-    diverged (the starting parameters then restored)."""
-    start = [parameter.detach().clone() for parameter in parameters]
-    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
-    curve: list[float] = []
-    diverged = False
-    for iteration in range(iterations):
-        generator = torch.Generator().manual_seed(seed * 100_003 + iteration + 1)
-        loss = closed_loop_cost(policy, simulator, batch, horizon, generator)
-        if not math.isfinite(float(loss.detach())):
-            diverged = True
-            break
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        curve.append(float(loss.detach()))
-    final = [parameter.detach().clone() for parameter in parameters]
-    costs = []
-    for values in (start, final):
-        with torch.no_grad():
-            for parameter, value in zip(parameters, values, strict=True):
-                parameter.copy_(value)
-            generator = torch.Generator().manual_seed(seed * 100_003)
-            costs.append(
-                float(closed_loop_cost(policy, simulator, validation_batch, horizon, generator))
-            )
-    if diverged or not costs[1] <= costs[0]:
-        with torch.no_grad():
-            for parameter, value in zip(parameters, start, strict=True):
-                parameter.copy_(value)
-        return curve, True
-    return curve, False
+    """:func:`train_on_loss` (Adam) on the closed-loop cost of ``policy`` in ``simulator``."""
+
+    def episode_loss(size: int, generator: torch.Generator) -> torch.Tensor:
+        return closed_loop_cost(policy, simulator, size, horizon, generator)
+
+    return train_on_loss(episode_loss, parameters, iterations, batch, learning_rate, seed)
 
 
 class TrainedInModel(BaseAgent):
@@ -126,12 +155,7 @@ class TrainedInModel(BaseAgent):
             self.learning_rate,
             seed,
         )
-        return FitReport(
-            simulated_steps=len(curve) * self.batch_size * horizon,
-            wall_time=time.perf_counter() - started,
-            curve=tuple(curve),
-            diverged=self.diverged,
-        )
+        return simulated_fit_report(curve, self.batch_size, horizon, started, self.diverged)
 
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray

@@ -50,6 +50,10 @@ LINKS = (
     (3, None),  # retail from node 4
 )
 SUPPLY, INTERNAL, RETAIL = slice(0, 2), slice(2, 6), slice(6, 8)
+#: the ridge ``ε‖u‖²`` added to the convex policy's objective (not published): ``‖P h⁺‖²``
+#: sees only the 4 stock changes of 8 flows, so without it the argmin need not be unique, and
+#: at 1e-6 the exact layer's KKT systems were too ill-conditioned to verify
+POLICY_RIDGE = 1e-3
 NODES, FLOWS = 4, len(LINKS)
 
 
