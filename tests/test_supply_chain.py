@@ -117,3 +117,12 @@ def test_tuning_through_the_exact_layer_improves_on_the_published_start():
     assert tuned.learned_parameters()["q"].tolist() != [-3.0] * 4 and not tuned.diverged
     result = evaluate(tuned, env, 300, seed=0, oracle_result=start)
     assert -result.gap_to_oracle > 0.05 and -result.gap_to_oracle > 10 * result.gap_to_oracle_se
+
+
+def test_bad_parameters_are_refused_by_name():
+    with pytest.raises(ValueError, match="flow_max must be a positive finite float"):
+        SupplyChainModel(flow_max=0.0)
+    with pytest.raises(ValueError, match="shipping_cost must be a finite float >= 0"):
+        SupplyChainModel(shipping_cost=-1.0)
+    with pytest.raises(ValueError, match="P must be"):
+        SupplyChainCOCP(MODEL, P=np.eye(3))

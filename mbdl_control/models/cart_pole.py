@@ -44,7 +44,7 @@ from mbdl_control.models.linear_gaussian import (
 )
 from mbdl_control.models.required import required
 from mbdl_control.models.state_space import array_namespace
-from mbdl_control.models.value_model import ValueModel
+from mbdl_control.models.value_model import ValueModel, checked_scalar
 
 Array = Any  # np.ndarray or torch.Tensor
 
@@ -105,17 +105,8 @@ class CartPoleModel(ValueModel):
 
     def __post_init__(self) -> None:
         for name in (*PARAMETERS, *FRICTIONS):
-            value = getattr(self, name)
-            positive = name in PARAMETERS
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float | np.floating | np.integer)
-                or not math.isfinite(value)
-                or (value <= 0 if positive else value < 0)
-            ):
-                valid = "a positive finite float" if positive else "a finite float >= 0"
-                raise ValueError(f"{name} must be {valid}, got {value!r}")
-            object.__setattr__(self, name, float(value))
+            value = checked_scalar(name, getattr(self, name), positive=name in PARAMETERS)
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "Q", _as_covariance("Q", self.Q, 4, definite=False))
         object.__setattr__(self, "R", _as_covariance("R", self.R, 1, definite=True))
         object.__setattr__(self, "W", _as_covariance("W", self.W, 4, definite=False))

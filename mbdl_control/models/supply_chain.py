@@ -28,7 +28,6 @@ the same frozen dataclass is the truth an env simulates and the nominal model a 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +35,7 @@ import numpy as np
 
 from mbdl_control.models.linear_gaussian import LinearStructure, _freeze_vector
 from mbdl_control.models.required import required
-from mbdl_control.models.value_model import ValueModel
+from mbdl_control.models.value_model import ValueModel, checked_scalar
 
 #: the links: (from node, to node), ``None`` outside the network; nodes 0–3 are the paper's 1–4
 LINKS = (
@@ -89,18 +88,9 @@ class SupplyChainModel(ValueModel):
             object.__setattr__(self, name, _freeze_vector(name, getattr(self, name), 2))
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, np.ndarray):
-                continue
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not (math.isfinite(value) and value >= 0)
-            ):
-                raise ValueError(f"{field.name} must be a finite float >= 0, got {value!r}")
-            object.__setattr__(self, field.name, float(value))
-        for name in ("stock_max", "flow_max"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            if not isinstance(value, np.ndarray):
+                positive = field.name in ("stock_max", "flow_max")
+                object.__setattr__(self, field.name, checked_scalar(field.name, value, positive))
 
     n = NODES + 4  # observed: stocks, prices, demands
     m = FLOWS
