@@ -90,7 +90,7 @@ def test_quick_overrides_and_toml(tmp_path):
 def test_every_experiment_file_is_valid():
     from pathlib import Path
 
-    files = sorted((Path(__file__).parents[1] / "experiments").glob("*.toml"))
+    files = sorted((Path(__file__).parents[1] / "experiments").glob("**/*.toml"))
     assert files
     for path in files:
         study = load_study(path)
