@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from mbdl_control.envs import ENV_SPECS
@@ -117,7 +117,7 @@ def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> No
 
     console = Console()
     if what is Listing.envs:
-        table = Table("id", "episode steps", "description")
+        table = Table("id", "episode steps", Column("description", overflow="fold"))
         for env_id in sorted(ENV_SPECS):
             env_class = gym.registry[env_id].entry_point
             module, _, name = str(env_class).partition(":")
@@ -128,7 +128,7 @@ def list_(what: Annotated[Listing, typer.Argument(help="envs or agents")]) -> No
                 _summary(cls),
             )
     else:
-        table = Table("agent", "family", "builds on", "description")
+        table = Table("agent", "family", "builds on", Column("description", overflow="fold"))
         for name in sorted(agents.AGENTS):
             cls = getattr(agents, name)
             knowledge = " or ".join(cls.knowledge_options)

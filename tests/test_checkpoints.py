@@ -39,6 +39,7 @@ CHEAP_FIT = {
     "KalmanNet": {"iterations": 2},
     "NeuralAugmentedMPC": {"epochs": 2},
     "LearnedSupplyChainCOCP": {"iterations": 2},
+    "LearnedVehicleCOCP": {"iterations": 2},
     "DPC": {"iterations": 2},
     "ResidualSAC": {"sac_options": {"learning_starts": 5, "batch_size": 8}},
     "UnfoldedMPC": {"iterations": 2, "layers": 2},
@@ -56,6 +57,7 @@ ENVS = {
     "mbdl/MIMODetection-v0": {"users": 4, "antennas": 6, "block_length": 2},
     "mbdl/SparseRecovery-v0": {"measurements": 20, "unknowns": 40, "snr_db": 20.0},
     "mbdl/SupplyChain-v0": {},
+    "mbdl/VehiclePathTracking-v0": {"max_episode_steps": 20},
 }
 
 

@@ -25,10 +25,11 @@ autograd on a plan; a model with a network inside by torch autograd,
         (\bar u_k + \delta u_k)
     \quad\text{s.t.}\quad -u_{\max} \le \bar u + \delta u \le u_{\max},\; |\delta u| \le \rho,
 
-with ``Q_H = P``, ``Γ`` the condensed sensitivity (block ``(k, j)`` is ``A_{k-1}⋯A_{j+1}B_j``,
-built one block row at a time) and ``ρ`` an optional trust region. The QP is dense in ``H·m``
-inputs and goes to DAQP (exact active-set; the same solver as the linear MPC's
-:class:`~mbdl_control.blocks.qp.parametric_qp.ParametricQP`, set up anew each iteration
+with ``Q_H = P`` (or the model's ``terminal_weight`` where it has one: a model without an
+equilibrium to linearize at), ``Γ`` the condensed sensitivity (block ``(k, j)`` is
+``A_{k-1}⋯A_{j+1}B_j``, built one block row at a time) and ``ρ`` an optional trust region.
+The QP is dense in ``H·m`` inputs and goes to DAQP (exact active-set; the same solver as the
+linear MPC's :class:`~mbdl_control.blocks.qp.parametric_qp.ParametricQP`, set up anew each iteration
 because ``Γ`` changes). The plan is warm-started from the previous step's, shifted by one
 stage. A QP that DAQP does not solve, or a non-finite plan, applies the saturated LQR action
 of the linearization instead, restarts the plan and is counted.
@@ -36,7 +37,10 @@ of the linearization instead, restarts the plan and is counted.
 A hand-written SCP rather than a general NLP solver: the step costs a rollout, the Jacobians
 and a small dense QP (``benchmarks/nmpc_latency.py`` measures it against CasADi/IPOPT
 on the same problem), and it runs on any torch model, including one with a network inside
-(:class:`~mbdl_control.agents.dnn_aided.neural_mpc.NeuralAugmentedMPC`).
+(:class:`~mbdl_control.agents.dnn_aided.neural_mpc.NeuralAugmentedMPC`). A model whose
+input bounds move with its state (the vehicle's steering, ``|z + Lκ| ≤ 0.68``) gives them by
+``input_bounds(states)``: each stage's bound is taken at its predicted state, exact where the
+state it depends on does not depend on the plan.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import torch
 from mbdl_control.blocks.qp.parametric_qp import DAQP_OPTIMAL
 from mbdl_control.blocks.riccati import lqr_steady_state
 from mbdl_control.core import positive_int
+from mbdl_control.core.solves import SolveCounts
 from mbdl_control.models import LinearGaussianModel, saturate
 
 
@@ -107,7 +112,7 @@ def condensed_sensitivity(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return gamma.reshape(*batch, horizon * n, horizon * m)
 
 
-class NonlinearMPCPolicy:
+class NonlinearMPCPolicy(SolveCounts):
     """Receding-horizon control of a nonlinear model by SCP (module docstring)."""
 
     def __init__(
@@ -125,16 +130,30 @@ class NonlinearMPCPolicy:
             raise ValueError(f"trust_region must be a positive float or None, got {trust_region}")
         self.trust_region = trust_region
         self.solver_options = dict(solver_options or {})
-        self.linearization = model.linearized()
-        self.gain, self.P = lqr_steady_state(self.linearization)
+        terminal_weight = getattr(model, "terminal_weight", None)
+        if terminal_weight is None:
+            self.linearization = model.linearized()
+            self.gain, self.P = lqr_steady_state(self.linearization)
+        else:
+            self.gain, self.P = None, terminal_weight
         self._state_weights = scipy.linalg.block_diag(*[model.Q] * (horizon - 1), self.P)
         self._input_weights = np.kron(np.eye(horizon), model.R)
-        self._u_max = np.tile(model.u_max, horizon)
-        self.solves = 0
-        self.failed_solves = 0
+
+    def input_bounds(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)`` of the inputs at ``states`` ``(..., n)``: the model's own
+        ``input_bounds`` where it has them (bounds that move with the state), else
+        ``∓u_max``."""
+        if hasattr(self.model, "input_bounds"):
+            return self.model.input_bounds(states)
+        upper = np.broadcast_to(self.model.u_max, (*states.shape[:-1], self.model.m))
+        return -upper, upper
 
     def safe_action(self, states: np.ndarray) -> np.ndarray:
-        """The saturated LQR action of the linearization, applied when a solve fails."""
+        """The saturated LQR action of the linearization (for a model with its own terminal
+        weight, no input, within the bounds), applied when a solve fails."""
+        if self.gain is None:
+            lower, upper = self.input_bounds(states)
+            return np.clip(np.zeros_like(lower), lower, upper)
         return saturate(self.linearization, -states @ self.gain.T)
 
     def initial_plans(self, count: int) -> np.ndarray:
@@ -163,7 +182,10 @@ class NonlinearMPCPolicy:
             np.einsum("bij,bj->bi", weighted, predicted[:, 1:].reshape(len(states), -1))
             + flat @ self._input_weights
         )
-        upper, lower = self._u_max - flat, -self._u_max - flat
+        lowest, highest = (
+            bound.reshape(len(states), -1) for bound in self.input_bounds(predicted[:, :-1])
+        )
+        upper, lower = highest - flat, lowest - flat
         if self.trust_region is not None:
             upper = np.minimum(upper, self.trust_region)
             lower = np.maximum(lower, -self.trust_region)
@@ -176,7 +198,7 @@ class NonlinearMPCPolicy:
             )  # fmt: skip
             if exitflag == DAQP_OPTIMAL and np.all(np.isfinite(step)):
                 solved[row] = True
-                improved[row] = np.clip(flat[row] + step, -self._u_max, self._u_max).reshape(
+                improved[row] = np.clip(flat[row] + step, lowest[row], highest[row]).reshape(
                     plans.shape[1:]
                 )
         return improved, solved
@@ -197,12 +219,7 @@ class NonlinearMPCPolicy:
         for _ in range(self.iterations):
             plans[working], solved = self.improve(states[working], plans[working])
             working[np.flatnonzero(working)[~solved]] = False
-        self.solves += len(states)
-        self.failed_solves += int((~working).sum())
+        self.count_solves(working)
         actions = np.where(working[:, None], plans[:, 0], self.safe_action(states))
         plans[~working] = 0.0
         return actions, np.concatenate((plans[:, 1:], plans[:, -1:]), axis=1)
-
-    def diagnostics(self) -> dict[str, float]:
-        rate = self.failed_solves / self.solves if self.solves else 0.0
-        return {"solves": self.solves, "failed_solves": self.failed_solves, "failure_rate": rate}

@@ -29,6 +29,7 @@ import numpy as np
 
 from mbdl_control.blocks.qp.parametric_qp import ParametricQP
 from mbdl_control.blocks.riccati import lqr_steady_state
+from mbdl_control.core.solves import SolveCounts
 from mbdl_control.models import LinearGaussianModel, require_linear_gaussian, saturate
 
 SOLVERS = ("DAQP", "CLARABEL", "OSQP", "SCS")
@@ -42,7 +43,7 @@ def check_solver(solver: str) -> str:
     return name
 
 
-class OptimizationPolicy(ABC):
+class OptimizationPolicy(SolveCounts, ABC):
     """Base of MPC and the convex policy: solve, read the first input, fall back on failure."""
 
     def __init__(
@@ -57,8 +58,6 @@ class OptimizationPolicy(ABC):
         self.solver_options = dict(solver_options or {})
         self.warm_start = bool(warm_start)
         self.gain, self.P = lqr_steady_state(model)
-        self.solves = 0
-        self.failed_solves = 0
 
     @abstractmethod
     def _parametric_qp(self) -> ParametricQP:
@@ -112,17 +111,13 @@ class OptimizationPolicy(ABC):
         solution = np.asarray(self._inputs.value, dtype=np.float64).reshape(-1)
         return solution if np.all(np.isfinite(solution)) else None
 
-    def diagnostics(self) -> dict[str, float]:
-        rate = self.failed_solves / self.solves if self.solves else 0.0
-        return {"solves": self.solves, "failed_solves": self.failed_solves, "failure_rate": rate}
-
     def act_one(self, x: np.ndarray) -> np.ndarray:
         """:meth:`act` for one state ``(n,)`` (float64): the same check, solve, projection and
         fallback, without building a batch — the hot loop of a controller stepping one plant,
         where the bookkeeping of a batch of one cost as much as DAQP's solve."""
         if not np.isfinite(x).all():
             raise ValueError(f"states must be finite; the state {x} holds NaN or inf")
-        self.solves += 1
+        self.solves += 1  # counted inline: the hot loop
         solution = self._qp.solve(x) if self._qp is not None else self._solve_cvxpy(x)
         if solution is None:
             self.failed_solves += 1
@@ -140,9 +135,7 @@ class OptimizationPolicy(ABC):
         # a solver's tolerance may leave an input a hair outside its bounds (DAQP accepts
         # primal_tol = 1e-6): project, so the env never counts tolerance as saturation
         actions = saturate(self.model, inputs[:, : self.model.m])
-        self.solves += len(states)
+        self.count_solves(solved)
         if not solved.all():
-            failed = ~solved
-            actions = np.where(failed[:, None], self.safe_action(states), actions)
-            self.failed_solves += int(failed.sum())
+            actions = np.where(~solved[:, None], self.safe_action(states), actions)
         return actions

@@ -35,11 +35,12 @@ def train_on_loss(
     seed: int,
     validation_batch: int = 64,
     optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+    clip_norm: float | None = None,
 ) -> tuple[list[float], bool]:
     """Minimize ``episode_loss(batch, generator)`` (the mean cost of ``batch`` simulated
     episodes drawn from ``generator``) over ``parameters`` by ``optimizer`` (module
-    docstring): the loss per iteration and whether the training diverged (the starting
-    parameters then restored)."""
+    docstring), each gradient's norm clipped to ``clip_norm`` when given: the loss per
+    iteration and whether the training diverged (the starting parameters then restored)."""
     start = [parameter.detach().clone() for parameter in parameters]
     steps = optimizer(parameters, lr=learning_rate)
     curve: list[float] = []
@@ -52,6 +53,8 @@ def train_on_loss(
             break
         steps.zero_grad()
         loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, clip_norm)
         steps.step()
         curve.append(float(loss.detach()))
     final = [parameter.detach().clone() for parameter in parameters]

@@ -14,6 +14,11 @@ ENV_SPECS = {
     "mbdl/LQG-v0": ("control:LQGEnv", "control:LQGVectorEnv", 100),
     "mbdl/CartPole-v0": ("control:CartPoleEnv", "control:CartPoleVectorEnv", 100),
     "mbdl/SupplyChain-v0": ("control:SupplyChainEnv", "control:SupplyChainVectorEnv", 20),
+    "mbdl/VehiclePathTracking-v0": (
+        "control:VehiclePathTrackingEnv",
+        "control:VehiclePathTrackingVectorEnv",
+        100,
+    ),
     "mbdl/LinearTracking-v0": (
         "estimation:LinearTrackingEnv",
         "estimation:LinearTrackingVectorEnv",

@@ -43,7 +43,7 @@ from mbdl_control.models.linear_gaussian import (
     _freeze_vector,
 )
 from mbdl_control.models.required import required
-from mbdl_control.models.state_space import array_namespace
+from mbdl_control.models.state_space import array_namespace, complex_step_jacobians
 from mbdl_control.models.value_model import ValueModel, checked_scalar
 
 Array = Any  # np.ndarray or torch.Tensor
@@ -148,15 +148,8 @@ class CartPoleModel(ValueModel):
     def jacobians(self, x: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(A, B)``: ``∂f/∂x`` ``(..., 4, 4)`` and ``∂f/∂u`` ``(..., 4, 1)`` of the step
         (angle unwrapped) at states ``(..., 4)`` and forces ``(..., 1)``, by the complex step
-        ``Im f(x + i h e_j)/h`` with ``h = 1e-30``: no difference is taken, so no cancellation,
-        and the result is exact to rounding; all five directions in one numpy call (about
-        30 times faster than torch autograd on a 20-step plan)."""
-        step = 1e-30
-        directions = np.eye(self.n + self.m) * 1j * step  # (5, 5)
-        points = np.concatenate((x, u), -1)[..., None, :] + directions  # (..., 5, 5)
-        images = np.imag(self.step(points[..., : self.n], points[..., self.n :], False)) / step
-        jacobian = np.swapaxes(images, -1, -2)  # (..., 4, 5): column j is ∂f/∂(x, u)_j
-        return jacobian[..., : self.n], jacobian[..., self.n :]
+        (:func:`~mbdl_control.models.state_space.complex_step_jacobians`)."""
+        return complex_step_jacobians(lambda x, u: self.step(x, u, False), x, u)
 
     def linearized(self) -> LinearGaussianModel:
         """The linear-Gaussian model of the upright equilibrium ``x = 0, F = 0`` (``A``, ``B``

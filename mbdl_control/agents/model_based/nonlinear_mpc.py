@@ -34,10 +34,10 @@ class NonlinearMPC(BaseAgent):
         knowledge: str = "nominal",
     ) -> None:
         super().__init__(knowledge)
-        if not callable(getattr(model, "linearized", None)):
+        if not callable(getattr(model, "jacobians", None)):
             raise TypeError(
                 f"NonlinearMPC is built on a nonlinear control model (with step and "
-                f"linearized, such as mbdl/CartPole-v0's), got {type(model).__name__}"
+                f"jacobians, such as mbdl/CartPole-v0's), got {type(model).__name__}"
             )
         self.model = model
         self.policy = NonlinearMPCPolicy(model, horizon, iterations, trust_region, solver_options)

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from mbdl_control.blocks.identify_then_tune import convex_policy_parameters
 from mbdl_control.blocks.supply_chain_policy import supply_chain_flows
 from mbdl_control.core import BaseAgent, vector_space
+from mbdl_control.core.solves import SolveCounts
 from mbdl_control.models.supply_chain import (
     NODES,
     SupplyChainModel,
@@ -18,7 +20,7 @@ from mbdl_control.models.supply_chain import (
 )
 
 
-class SupplyChainCOCP(BaseAgent):
+class SupplyChainCOCP(SolveCounts, BaseAgent):
     """The supply chain's convex policy with ``P`` and ``q`` given (published start)."""
 
     family = "model-based"
@@ -32,25 +34,16 @@ class SupplyChainCOCP(BaseAgent):
     ) -> None:
         super().__init__(knowledge)
         self.model = require_supply_chain("SupplyChainCOCP", model)
-        self.P = np.eye(NODES) if P is None else np.array(P, dtype=np.float64)
-        self.q = np.full(NODES, -3.0) if q is None else np.array(q, dtype=np.float64)
-        if self.P.shape != (NODES, NODES) or self.q.shape != (NODES,):
-            raise ValueError(f"P must be (4, 4) and q (4,), got {self.P.shape}, {self.q.shape}")
-        self.solves = self.failed_solves = 0
+        self.P, self.q = convex_policy_parameters(P, q, (np.eye(NODES), np.full(NODES, -3.0)))
         self.observation_space = vector_space(NODES + 4)
 
     @property
     def config(self) -> dict[str, Any]:
         return {"model": self.model, "P": self.P, "q": self.q, "knowledge": self.knowledge}
 
-    def diagnostics(self) -> dict[str, float]:
-        rate = self.failed_solves / self.solves if self.solves else 0.0
-        return {"solves": self.solves, "failed_solves": self.failed_solves, "failure_rate": rate}
-
     def _act(
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
     ) -> tuple[np.ndarray, Any]:
         flows, solved = supply_chain_flows(self.model, self.P, self.q, observations)
-        self.solves += len(solved)
-        self.failed_solves += int((~solved).sum())
+        self.count_solves(solved)
         return flows, None

@@ -1,4 +1,4 @@
-"""Stochastic control envs with linear-Gaussian dynamics, single and batched."""
+"""Stochastic control envs, single and batched."""
 
 from mbdl_control.envs.control.box_lqr import BoxLQREnv, BoxLQRVectorEnv
 from mbdl_control.envs.control.cart_pole import CartPoleEnv, CartPoleVectorEnv
@@ -8,6 +8,7 @@ from mbdl_control.envs.control.linear_control import LinearControlEnv
 from mbdl_control.envs.control.linear_quadratic import LinearQuadraticEnv, LinearQuadraticVectorEnv
 from mbdl_control.envs.control.lqg import LQGEnv, LQGVectorEnv
 from mbdl_control.envs.control.supply_chain import SupplyChainEnv, SupplyChainVectorEnv
+from mbdl_control.envs.control.vehicle import VehiclePathTrackingEnv, VehiclePathTrackingVectorEnv
 
 __all__ = [
     "BoxLQREnv",
@@ -23,4 +24,6 @@ __all__ = [
     "LinearQuadraticVectorEnv",
     "SupplyChainEnv",
     "SupplyChainVectorEnv",
+    "VehiclePathTrackingEnv",
+    "VehiclePathTrackingVectorEnv",
 ]

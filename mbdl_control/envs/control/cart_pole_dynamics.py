@@ -15,11 +15,11 @@ take one row ``(4,)`` or a batch ``(batch, 4)``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from mbdl_control.envs.control.control_env import nonfinite_rows
 from mbdl_control.models import symmetric_sqrt
 from mbdl_control.models.cart_pole import ANGLE, CartPoleModel, wrap_angle
 
@@ -63,13 +63,6 @@ class CartPoleDynamics:
     def overflows(
         self, cost: np.ndarray, x_next: np.ndarray, observation: np.ndarray
     ) -> dict[str, np.ndarray]:
-        """What a step made non-finite, as a row mask per quantity (``{}`` when nothing). The
-        force is clipped and the angle wrapped, so only velocities grown over many steps could
-        overflow; the common case costs one scalar test."""
-        if math.isfinite(np.sum(cost) + np.vdot(x_next, x_next)):
-            return {}
-        masks = {
-            "cost": ~np.isfinite(cost),
-            "next state": ~np.all(np.isfinite(x_next), axis=-1),
-        }
-        return {name: mask for name, mask in masks.items() if mask.any()}
+        """What a step made non-finite (:func:`nonfinite_rows`). The force is clipped and the
+        angle wrapped, so only velocities grown over many steps could overflow."""
+        return nonfinite_rows(cost, x_next)

@@ -20,6 +20,7 @@ action of ``1e200`` returned a reward of ``-inf`` from then on.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,16 @@ def overflow_message(name: str, actions: np.ndarray, overflows: dict[str, np.nda
         f"{name} {actions} would make the {quantities} non-finite (overflow): actions must keep "
         "the cost and the state finite; the step was not taken"
     )
+
+
+def nonfinite_rows(cost: np.ndarray, x_next: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows a step made non-finite, as a mask per quantity (``{}`` when none): the
+    ``overflows`` of dynamics whose observation is the state. The common case costs one scalar
+    test."""
+    if math.isfinite(np.sum(cost) + np.vdot(x_next, x_next)):
+        return {}
+    masks = {"cost": ~np.isfinite(cost), "next state": ~np.all(np.isfinite(x_next), axis=-1)}
+    return {name: mask for name, mask in masks.items() if mask.any()}
 
 
 class ControlEnv(PartiallyKnownEnv):
