@@ -1,21 +1,17 @@
-"""The best known true-model policy of a control env, chosen by a paired evaluation.
+"""The best known true-model policy of a box-constrained LQR, chosen by a paired evaluation.
 
 No optimal policy is known for the box-constrained stochastic LQR, and no one candidate is
 best on every system: on the published system the convex policy tuned on the truth beats the
 one from the SDP bound's certificate, and on some random systems MPC on the truth beats both.
-The oracle is therefore chosen per system and episode length, by this rule (any control env
-may apply it to its own candidates through :func:`best_of`: the supply chain and the vehicle
-do):
+The oracle is therefore chosen per system and episode length, by this rule:
 
-1. The candidates, all built on the true model (the box LQR's): the convex policy with
-   ``θ = P^½`` from the stationary SDP bound; MPC with horizon :data:`MPC_HORIZON`; the
-   convex policy tuned on the truth (LearnedCOCP with the published recipe,
-   :data:`TUNING_ITERATIONS` iterations in the model, from ``θ = P^½`` of the Riccati
-   solution, seed 0).
-2. Each runs the same :data:`SELECTION_EPISODES` episodes of the env's dynamics and length
-   (common random numbers from ``default_rng(SELECTION_SEED)``, a stream no study's
-   evaluation draws: studies seed episodes from ``seed + 1000`` upward through Gymnasium's
-   seeding).
+1. The candidates, all built on the true model: the convex policy with ``θ = P^½`` from the
+   stationary SDP bound; MPC with horizon :data:`MPC_HORIZON`; the convex policy tuned on the
+   truth (LearnedCOCP with the published recipe, :data:`TUNING_ITERATIONS` iterations in the
+   model, from ``θ = P^½`` of the Riccati solution, seed 0).
+2. Each runs the same :data:`SELECTION_EPISODES` episodes of the episode length (common random
+   numbers from ``default_rng(SELECTION_SEED)``, a stream no study's evaluation draws: studies
+   seed episodes from ``seed + 1000`` upward through Gymnasium's seeding).
 3. The lowest mean cost per step wins.
 
 The choice is made once per process for each model and length (:func:`best_known_policy`),
@@ -24,7 +20,7 @@ and :func:`selection_costs` reports every candidate's mean and its paired gap to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,30 +59,28 @@ def candidates(model: LinearGaussianModel, horizon: int) -> dict[str, Callable[[
     }
 
 
-def episode_costs(agent: Any, dynamics: Any, horizon: int, episodes: int, seed: int) -> np.ndarray:
-    """Cost per step of each of ``episodes`` episodes of a control env's ``dynamics`` under
-    ``agent`` (fed the observations), on the noise of ``default_rng(seed)``: the same for
-    every agent."""
+def episode_costs(
+    agent: Any, model: LinearGaussianModel, horizon: int, episodes: int, seed: int
+) -> np.ndarray:
+    """Cost per step of each of ``episodes`` episodes under ``agent`` (state feedback), on the
+    noise of ``default_rng(seed)``: the same for every agent."""
+    dynamics = LinearGaussianDynamics.of(model)
     normals = np.random.default_rng(seed).standard_normal((horizon + 1, episodes, dynamics.draws))
-    x, observation = dynamics.reset(normals[0])
+    x, _ = dynamics.reset(normals[0])
     total = np.zeros(episodes)
     for t in range(horizon):
-        _, cost, _, x, observation = dynamics.step(x, agent.predict(observation)[0], normals[t + 1])
+        _, cost, _, x, _ = dynamics.step(x, agent.predict(x)[0], normals[t + 1])
         total += cost
     return total / horizon
 
 
-def best_of(
-    key: Hashable, builders: dict[str, Callable[[], Any]], dynamics: Any, horizon: int
-) -> tuple[str, Any]:
-    """The candidate of ``builders`` with the lowest mean on the selection episodes of
-    ``dynamics`` (steps 2 and 3 of the module docstring), and its label: chosen once per
-    process for each ``key`` (what identifies the true system) and length."""
-    key = (key, int(horizon))
+def best_known_policy(model: LinearGaussianModel, horizon: int) -> tuple[str, Any]:
+    """The winner of the rule in the module docstring, and its label (once per process)."""
+    key = (model_key(model), int(horizon))
     if key not in _CHOSEN:
-        built = {label: build() for label, build in builders.items()}
+        built = {label: build() for label, build in candidates(model, horizon).items()}
         costs = {
-            label: episode_costs(agent, dynamics, horizon, SELECTION_EPISODES, SELECTION_SEED)
+            label: episode_costs(agent, model, horizon, SELECTION_EPISODES, SELECTION_SEED)
             for label, agent in built.items()
         }
         label = min(costs, key=lambda name: costs[name].mean())
@@ -95,58 +89,13 @@ def best_of(
     return label, agent
 
 
-def best_known_policy(model: LinearGaussianModel, horizon: int) -> tuple[str, Any]:
-    """The winner of the rule in the module docstring among the box-LQR candidates, and its
-    label (once per process)."""
-    dynamics = LinearGaussianDynamics.of(model)
-    return best_of(model_key(model), candidates(model, horizon), dynamics, horizon)
-
-
-def selection_costs(key: Hashable, horizon: int) -> dict[str, tuple[float, float]]:
-    """Each candidate's mean cost per step on the selection episodes of the choice made for
-    ``key`` (a box-LQR's true model, or the key an env chose with) and its paired standard
+def selection_costs(model: LinearGaussianModel, horizon: int) -> dict[str, tuple[float, float]]:
+    """Each candidate's mean cost per step on the selection episodes and its paired standard
     error of the gap to the winner (0 for the winner)."""
-    if isinstance(key, LinearGaussianModel):
-        best_known_policy(key, horizon)
-        key = model_key(key)
-    label, _, costs = _CHOSEN[(key, int(horizon))]
+    label, _ = best_known_policy(model, horizon)
+    costs = _CHOSEN[(model_key(model), int(horizon))][2]
     winner = costs[label]
     return {
         name: (float(values.mean()), float((values - winner).std(ddof=1) / np.sqrt(len(values))))
         for name, values in costs.items()
     }
-
-
-class ChosenOracle:
-    """Mixin of a control env whose oracle is the best of its :meth:`oracle_candidates` on the
-    truth (:func:`best_of`, keyed by the env's class: its truth is fixed), and whose
-    ``oracle_label`` names the winner."""
-
-    horizon: int
-    dynamics: Any
-
-    def oracle_candidates(self, horizon: int) -> dict[str, Callable[[], Any]]:
-        """The true-model policies to choose among for ``horizon``-step episodes, built on
-        demand."""
-        raise NotImplementedError
-
-    def oracle(self, horizon: int | None = None) -> Any:
-        """The winner for ``horizon``-step episodes (chosen once per process and length)."""
-        return self._best_known(horizon)[1]
-
-    def oracle_label(self, horizon: int | None = None) -> str:
-        """Which candidate :meth:`oracle` chose."""
-        return self._best_known(horizon)[0]
-
-    def _best_known(self, horizon: int | None) -> tuple[str, Any]:
-        horizon = horizon or self.horizon
-        key = type(self).__qualname__
-        return best_of(key, self.oracle_candidates(horizon), self.dynamics, horizon)
-
-
-def tuned_on_the_truth(agent_class: type, model: Any, horizon: int) -> Any:
-    """``agent_class(model)`` (a convex policy tuned in its model) fitted on the truth with
-    seed 0 for ``horizon``-step episodes."""
-    agent = agent_class(model, knowledge="true")
-    agent.fit(None, seed=0, horizon=horizon)
-    return agent
