@@ -97,9 +97,12 @@ def supply_chain_layer(model) -> Any:
 
     def policy(agent, model, states):
         batch = len(states)
+        # SCS's flows meet the constraints to its tolerance only, so a stock can come out a
+        # hair below 0 and make the next problem infeasible: the layer sees stocks in range
+        stocks = torch.clamp(states[:, :NODES], 0.0, model.stock_max)
         (flows,) = layer(
-            states, agent.P.expand(batch, NODES, NODES), agent.q.expand(batch, NODES),
-            solver_args=SOLVER_ARGS,
+            torch.cat((stocks, states[:, NODES:]), -1), agent.P.expand(batch, NODES, NODES),
+            agent.q.expand(batch, NODES), solver_args=SOLVER_ARGS,
         )  # fmt: skip
         return torch.clamp(flows, 0.0, model.flow_max)
 

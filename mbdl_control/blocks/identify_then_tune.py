@@ -30,7 +30,15 @@ import torch
 
 from mbdl_control.blocks.exploration import dithered_transitions
 from mbdl_control.blocks.policy_training import train_on_loss
-from mbdl_control.core import BaseAgent, Budget, FitReport, episode_length, positive_int
+from mbdl_control.core import (
+    BaseAgent,
+    Budget,
+    FitReport,
+    episode_length,
+    finite_float,
+    positive_float,
+    positive_int,
+)
 
 LEARN_FROM = ("model", "system")
 
@@ -73,16 +81,13 @@ class IdentifyThenTune(BaseAgent):
         self.model = self.policy_model = model
         self.iterations = positive_int("iterations", iterations)
         self.batch_size = positive_int("batch_size", batch_size)
-        for name, value in (("learning_rate", learning_rate), ("exploration", exploration)):
-            if not (np.isfinite(value) and value >= 0 and (value > 0 or name == "exploration")):
-                valid = "> 0" if name == "learning_rate" else ">= 0"
-                raise ValueError(f"{name} must be a finite float {valid}, got {value!r}")
-        if clip_norm is not None and not (np.isfinite(clip_norm) and clip_norm > 0):
-            raise ValueError(f"clip_norm must be a positive float or None, got {clip_norm!r}")
+        self.learning_rate = positive_float("learning_rate", learning_rate)
+        self.clip_norm = None if clip_norm is None else positive_float("clip_norm", clip_norm)
         if learn_from not in LEARN_FROM:
             raise ValueError(f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}")
-        self.learning_rate, self.clip_norm = learning_rate, clip_norm
-        self.learn_from, self.exploration = learn_from, exploration
+        if finite_float("exploration", exploration) < 0:
+            raise ValueError(f"exploration must be >= 0, got {exploration!r}")
+        self.learn_from, self.exploration = learn_from, float(exploration)
         self.P = torch.nn.Parameter(torch.tensor(P, dtype=torch.float64))
         self.q = torch.nn.Parameter(torch.tensor(q, dtype=torch.float64))
         self.diverged = False

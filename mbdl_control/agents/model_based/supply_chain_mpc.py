@@ -57,10 +57,10 @@ class SupplyChainMPC(SolveCounts, BaseAgent):
         self, observations: np.ndarray, state: Any, episode_start: np.ndarray
     ) -> tuple[np.ndarray, Any]:
         steps = time_index(state, episode_start)
-        remaining = (
-            steps * 0 + self.horizon if self.episode_steps is None else (self.episode_steps - steps)
-        )
-        lengths = np.clip(remaining, 1, self.horizon)
+        if self.episode_steps is None:
+            lengths = np.full_like(steps, self.horizon)
+        else:
+            lengths = np.clip(self.episode_steps - steps, 1, self.horizon)
         flows = np.zeros((len(observations), FLOWS))
         solved = np.zeros(len(observations), dtype=bool)
         for length in np.unique(lengths):

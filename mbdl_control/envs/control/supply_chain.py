@@ -14,7 +14,7 @@ from mbdl_control.envs.control.supply_chain_dynamics import SupplyChainDynamics
 from mbdl_control.models import relative_errors
 from mbdl_control.models.supply_chain import NODES, SupplyChainModel
 
-#: the horizon of the MPC candidate for the oracle
+#: the horizon of the oracle's MPC
 MPC_HORIZON = 5
 
 

@@ -15,7 +15,7 @@ from mbdl_control.envs.control.vehicle_dynamics import VehicleDynamics
 from mbdl_control.models import relative_errors
 from mbdl_control.models.vehicle import STEER_OFFSET_MAX, VehicleModel
 
-#: the horizon of the MPC candidate for the oracle (4 s)
+#: the horizon of the oracle's MPC (20 periods: 4 s)
 MPC_HORIZON = 20
 
 
