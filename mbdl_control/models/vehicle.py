@@ -236,7 +236,7 @@ class VehicleModel(ValueModel):
         ``|z + Lκ| ≤ steer_max``."""
         xp = array_namespace(x)
         shift = self.wheelbase * x[..., CURVATURE]
-        accel = self.accel_max + 0 * shift
+        accel = xp.full_like(shift, self.accel_max)
         upper = xp.stack((accel, self.steer_max - shift), -1)
         lower = xp.stack((-accel, -self.steer_max - shift), -1)
         return lower, upper
