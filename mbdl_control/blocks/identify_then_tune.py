@@ -43,20 +43,6 @@ from mbdl_control.core import (
 LEARN_FROM = ("model", "system")
 
 
-def convex_policy_parameters(
-    P: np.ndarray | None, q: np.ndarray | None, start: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(P, q)`` as float arrays, the published ``start`` where ``None``, or a
-    ``ValueError`` unless they have the start's shapes."""
-    P = start[0] if P is None else np.array(P, dtype=np.float64)
-    q = start[1] if q is None else np.array(q, dtype=np.float64)
-    if P.shape != start[0].shape or q.shape != start[1].shape:
-        raise ValueError(
-            f"P must have shape {start[0].shape} and q {start[1].shape}, got {P.shape}, {q.shape}"
-        )
-    return P, q
-
-
 class IdentifyThenTune(BaseAgent):
     """A convex policy ``π_{P,q}`` tuned in the nominal or the identified model."""
 

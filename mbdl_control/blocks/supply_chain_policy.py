@@ -24,6 +24,11 @@ from mbdl_control.blocks.qp.parametric_qp import DAQP_OPTIMAL
 from mbdl_control.models.supply_chain import NODES, POLICY_RIDGE, SupplyChainModel, incidence
 
 
+def published_start() -> tuple[np.ndarray, np.ndarray]:
+    """The published ``(P, q)``: ``I`` and ``−3·1``."""
+    return np.eye(NODES), np.full(NODES, -3.0)
+
+
 def supply_chain_flows(
     model: SupplyChainModel, P: np.ndarray, q: np.ndarray, states: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -26,10 +26,16 @@ untuned agent and the learned one share this function.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from mbdl_control.blocks.qp.box_qp import box_qp
 from mbdl_control.models.vehicle import CURVATURE, DESIRED, HEADING, SPEED, VehicleModel
+
+
+def published_start() -> tuple[np.ndarray, np.ndarray]:
+    """The published ``(P, q)``: ``I`` and ``0``."""
+    return np.eye(4), np.zeros(4)
 
 
 def vehicle_prediction(model: VehicleModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,7 +21,7 @@ import torch
 from mbdl_control.blocks.grey_box_identification import identify_market
 from mbdl_control.blocks.identify_then_tune import IdentifyThenTune
 from mbdl_control.blocks.qp.polytope_qp import polytope_qp
-from mbdl_control.blocks.supply_chain_policy import supply_chain_flows
+from mbdl_control.blocks.supply_chain_policy import published_start, supply_chain_flows
 from mbdl_control.core import vector_space
 from mbdl_control.models.supply_chain import (
     NODES,
@@ -51,7 +51,7 @@ class LearnedSupplyChainCOCP(IdentifyThenTune):
     ) -> None:
         model = require_supply_chain("LearnedSupplyChainCOCP", model)
         super().__init__(
-            model, np.eye(NODES), np.full(NODES, -3.0), iterations, batch_size, learning_rate,
+            model, *published_start(), iterations, batch_size, learning_rate,
             clip_norm, learn_from, exploration, knowledge,
         )  # fmt: skip
         into, out_of = incidence()

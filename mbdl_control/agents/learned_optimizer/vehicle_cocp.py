@@ -17,7 +17,7 @@ import torch
 
 from mbdl_control.blocks.grey_box_identification import identify_vehicle
 from mbdl_control.blocks.identify_then_tune import IdentifyThenTune
-from mbdl_control.blocks.vehicle_policy import vehicle_inputs
+from mbdl_control.blocks.vehicle_policy import published_start, vehicle_inputs
 from mbdl_control.core import vector_space
 from mbdl_control.models.vehicle import DRAWS, VehicleModel, require_vehicle
 
@@ -41,7 +41,7 @@ class LearnedVehicleCOCP(IdentifyThenTune):
     ) -> None:
         model = require_vehicle("LearnedVehicleCOCP", model)
         super().__init__(
-            model, np.eye(4), np.zeros(4), iterations, batch_size, learning_rate, clip_norm,
+            model, *published_start(), iterations, batch_size, learning_rate, clip_norm,
             learn_from, exploration, knowledge,
         )  # fmt: skip
         self.observation_space = vector_space(model.n)
