@@ -103,7 +103,8 @@ class SupplyChainEnv(ControlEnv):
 
     ## Version History
 
-    * v0: initial version, with a native batched version (``gym.make_vec``).
+    * v0: initial version, with a native batched version (``gym.make_vec``); later, the
+      oracle MPC on the truth (it was the convex policy tuned on the truth, which MPC beats).
     """
 
     default_horizon = 20
