@@ -62,7 +62,9 @@ from mbdl_control.models import LinearGaussianModel, saturate
 class NonlinearControlModel(Protocol):
     """What nonlinear MPC needs of a model: dimensions, cost, bound, a step (numpy; torch too
     where its Jacobians come from autograd), the Jacobians along a plan, and the linearization
-    at its equilibrium."""
+    at its equilibrium. A model may instead give ``input_bounds(states)`` (bounds that move
+    with the state, for ``u_max``) and a ``terminal_weight`` (for the linearization's Riccati
+    cost-to-go), as the vehicle's does."""
 
     n: int
     m: int
